@@ -1,0 +1,308 @@
+"""Accounts: users, passwords, login sessions, throttling and teams."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from monitor_api.accounts.models import AuthSession, LoginThrottle, Team, TeamMember, User
+from monitor_api.audit import service as audit
+from monitor_api.auth import SESSION_PREFIX, Principal, new_token
+from monitor_api.config import Settings
+from monitor_api.db import utcnow
+from monitor_api.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("not-a-real-password-used-for-timing")
+
+
+def hash_password(password: str) -> str:
+    """argon2id hash of a password."""
+    return _hasher.hash(password)
+
+
+def _verify(hash_: str, password: str) -> bool:
+    try:
+        return _hasher.verify(hash_, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# --- users -----------------------------------------------------------------------------------
+
+def create_user(session: Session, *, username: str, display_name: str, role: str,
+                password: str, email: str | None = None) -> User:
+    """Create a user; usernames are unique."""
+    if session.scalar(select(User.id).where(User.username == username)):
+        raise Conflict(f"Username {username!r} is taken.")
+    user = User(username=username, display_name=display_name, role=role, email=email,
+                password_hash=hash_password(password))
+    session.add(user)
+    session.flush()
+    audit.record(session, "user.create", target_type="user", target_id=user.id,
+                 details={"username": username, "role": role})
+    return user
+
+
+def visible_users_query(session: Session, principal: Principal) -> Any:
+    """Users the principal may see: all for admins, team mates for coordinators, else self."""
+    query = select(User)
+    if principal.is_admin:
+        return query
+    if principal.role == "coordinator":
+        teams = principal.team_ids(session)
+        mates = select(TeamMember.user_id).where(TeamMember.team_id.in_(teams))
+        return query.where(or_(User.id == principal.user_id, User.id.in_(mates)))
+    return query.where(User.id == principal.user_id)
+
+
+def list_users(session: Session, principal: Principal, *, page: int, per_page: int
+               ) -> tuple[list[User], int]:
+    """A page of visible users, ordered by username."""
+    query = visible_users_query(session, principal)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(User.username).offset((page - 1) * per_page)
+                           .limit(per_page))
+    return list(rows), total
+
+
+def get_user(session: Session, principal: Principal, user_id: uuid.UUID) -> User:
+    """A visible user, or 404 whether or not it exists."""
+    user = session.scalar(visible_users_query(session, principal).where(User.id == user_id))
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def update_user(session: Session, principal: Principal, user_id: uuid.UUID,
+                **changes: Any) -> User:
+    """Admin edits of a user; disabling ends every session at once."""
+    user = get_user(session, principal, user_id)
+    if not principal.is_admin:
+        raise Forbidden("Only an admin may change accounts.")
+    if "password" in changes:
+        user.password_hash = hash_password(changes.pop("password"))
+        end_sessions(session, user.id, reason="password_changed")
+    was_active = user.is_active
+    for key, value in changes.items():
+        setattr(user, key, value)
+    if was_active and not user.is_active:
+        user.disabled_at = utcnow()
+        end_sessions(session, user.id, reason="disabled")
+    elif user.is_active:
+        user.disabled_at = None
+    session.flush()
+    audit.record(session, "user.update", target_type="user", target_id=user.id,
+                 details={"fields": sorted(changes)})
+    return user
+
+
+def end_sessions(session: Session, user_id: uuid.UUID, *, reason: str) -> int:
+    """End every open login session of a user; returns how many."""
+    result = session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), end_reason=reason)
+    )
+    audit.record(session, "user.sessions_end", target_type="user", target_id=user_id,
+                 details={"reason": reason, "count": result.rowcount})
+    return result.rowcount
+
+
+# --- login -----------------------------------------------------------------------------------
+
+def _throttle_keys(username: str, ip: str | None) -> list[str]:
+    keys = [f"user:{username.lower()}"]
+    if ip:
+        keys.append(f"ip:{ip}")
+    return keys
+
+
+def _check_throttle(session: Session, keys: list[str]) -> None:
+    now = utcnow()
+    rows = session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))
+    for row in rows:
+        if row.locked_until and row.locked_until > now:
+            wait = int((row.locked_until - now).total_seconds()) + 1
+            raise TooManyRequests("Too many failed logins; wait before trying again.", wait)
+
+
+def _register_failure(session: Session, settings: Settings, keys: list[str],
+                      username: str) -> None:
+    now = utcnow()
+    window = timedelta(seconds=settings.login_window_seconds)
+    for key in keys:
+        row = session.get(LoginThrottle, key, with_for_update=True)
+        if row is None:
+            row = LoginThrottle(key=key, failures=0, window_started_at=now)
+            session.add(row)
+        if now - row.window_started_at > window:
+            row.failures, row.window_started_at = 0, now
+        row.failures += 1
+        over = row.failures - settings.login_max_failures
+        if over >= 0:
+            # Each further failure doubles the lockout, capped at the window.
+            seconds = min(settings.login_lockout_seconds * 2 ** min(over, 16),
+                          settings.login_window_seconds)
+            row.locked_until = now + timedelta(seconds=seconds)
+    audit.record(session, "auth.login_failed", target_type="user",
+                 details={"username": username[:64]})
+
+
+def login(session: Session, *, settings: Settings, username: str, password: str,
+          ip: str | None, user_agent: str | None,
+          failure_session: Callable[[], Session]) -> tuple[str, AuthSession, User]:
+    """Check credentials and open a session; failures are counted in their own transaction."""
+    keys = _throttle_keys(username, ip)
+    _check_throttle(session, keys)
+    user = session.scalar(select(User).where(User.username == username))
+    ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
+    if not ok or user is None or not user.is_active:
+        with failure_session() as s:
+            audit.set_actor(s, session.info.get("audit_actor") or audit.Actor(ip=ip))
+            _register_failure(s, settings, keys, username)
+            s.commit()
+        raise Unauthorized("Wrong username or password, or the account is disabled.")
+    now = utcnow()
+    token, token_hash = new_token(SESSION_PREFIX)
+    auth = AuthSession(user_id=user.id, token_hash=token_hash, created_at=now, last_used_at=now,
+                       expires_at=now + timedelta(seconds=settings.session_absolute_seconds),
+                       ip=ip, user_agent=(user_agent or "")[:300] or None)
+    session.add(auth)
+    session.execute(update(LoginThrottle).where(LoginThrottle.key == keys[0])
+                    .values(failures=0, locked_until=None))
+    session.flush()
+    audit.record(session, "auth.login", target_type="user", target_id=user.id,
+                 actor=audit.Actor(user.id, None, (session.info.get("audit_actor")
+                                                   or audit.Actor()).request_id, ip))
+    return token, auth, user
+
+
+def logout(session: Session, principal: Principal) -> None:
+    """End the caller's own login session."""
+    if principal.session_id is None:
+        raise Forbidden("Device tokens are revoked, not logged out.")
+    session.execute(update(AuthSession).where(AuthSession.id == principal.session_id)
+                    .values(ended_at=utcnow(), end_reason="logout"))
+    audit.record(session, "auth.logout", target_type="user", target_id=principal.user_id)
+
+
+# --- teams -----------------------------------------------------------------------------------
+
+def visible_teams_query(session: Session, principal: Principal) -> Any:
+    """Teams the principal may see: all for admins, else the ones they belong to or lead."""
+    query = select(Team)
+    if principal.is_admin:
+        return query
+    return query.where(or_(Team.id.in_(principal.team_ids(session)),
+                           Team.lead_id == principal.user_id))
+
+
+def list_teams(session: Session, principal: Principal) -> list[Team]:
+    """Visible teams by name."""
+    return list(session.scalars(visible_teams_query(session, principal).order_by(Team.name)))
+
+
+def get_team(session: Session, principal: Principal, team_id: uuid.UUID) -> Team:
+    """A visible team, or 404 whether or not it exists."""
+    team = session.scalar(visible_teams_query(session, principal).where(Team.id == team_id))
+    if team is None:
+        raise NotFound("No such team.")
+    return team
+
+
+def _require_team_manager(principal: Principal, team: Team) -> None:
+    if not (principal.is_admin or (principal.role == "coordinator"
+                                   and team.lead_id == principal.user_id)):
+        raise Forbidden("Only an admin or the team's coordinating lead may change the team.")
+
+
+def _user_for_team(session: Session, principal: Principal, user_id: uuid.UUID) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.", errors={"user_id": ["No such user."]})
+    if user.role not in ("admin", "coordinator", "monitor"):
+        raise Conflict(f"A {user.role} cannot be a member of a visiting team.")
+    return user
+
+
+def create_team(session: Session, principal: Principal, *, name: str,
+                description: str | None = None, lead_id: uuid.UUID | None = None) -> Team:
+    """Create a team; a coordinator creating one leads it."""
+    if principal.role not in ("admin", "coordinator"):
+        raise Forbidden("Only admins and coordinators create teams.")
+    if session.scalar(select(Team.id).where(Team.name == name)):
+        raise Conflict(f"A team named {name!r} exists.")
+    if principal.role == "coordinator":
+        lead_id = principal.user_id
+    team = Team(name=name, description=description, lead_id=lead_id)
+    session.add(team)
+    session.flush()
+    if lead_id is not None:
+        _user_for_team(session, principal, lead_id)
+        session.add(TeamMember(team_id=team.id, user_id=lead_id))
+    session.flush()
+    audit.record(session, "team.create", target_type="team", target_id=team.id,
+                 details={"name": name, "lead_id": str(lead_id) if lead_id else None})
+    return team
+
+
+def update_team(session: Session, principal: Principal, team_id: uuid.UUID,
+                **changes: Any) -> Team:
+    """Rename a team or change its lead."""
+    team = get_team(session, principal, team_id)
+    _require_team_manager(principal, team)
+    if "lead_id" in changes and changes["lead_id"] is not None:
+        if not principal.is_admin:
+            raise Forbidden("Only an admin may hand a team to another lead.")
+        _user_for_team(session, principal, changes["lead_id"])
+        add_member(session, principal, team_id, changes["lead_id"])
+    if "name" in changes and session.scalar(
+            select(Team.id).where(Team.name == changes["name"], Team.id != team.id)):
+        raise Conflict(f"A team named {changes['name']!r} exists.")
+    for key, value in changes.items():
+        setattr(team, key, value)
+    session.flush()
+    audit.record(session, "team.update", target_type="team", target_id=team.id,
+                 details={"fields": sorted(changes)})
+    return team
+
+
+def add_member(session: Session, principal: Principal, team_id: uuid.UUID,
+               user_id: uuid.UUID) -> Team:
+    """Add a user to a team (idempotent)."""
+    team = get_team(session, principal, team_id)
+    _require_team_manager(principal, team)
+    _user_for_team(session, principal, user_id)
+    if session.get(TeamMember, (team.id, user_id)) is None:
+        session.add(TeamMember(team_id=team.id, user_id=user_id))
+        session.flush()
+        audit.record(session, "team.member_add", target_type="team", target_id=team.id,
+                     details={"user_id": str(user_id)})
+    session.refresh(team)
+    return team
+
+
+def remove_member(session: Session, principal: Principal, team_id: uuid.UUID,
+                  user_id: uuid.UUID) -> Team:
+    """Remove a user from a team; their phones stop receiving its visits."""
+    team = get_team(session, principal, team_id)
+    _require_team_manager(principal, team)
+    member = session.get(TeamMember, (team.id, user_id))
+    if member is None:
+        raise NotFound("That user is not a member of this team.")
+    if team.lead_id == user_id:
+        raise Conflict("Hand the team to another lead before removing this one.")
+    session.delete(member)
+    session.flush()
+    audit.record(session, "team.member_remove", target_type="team", target_id=team.id,
+                 details={"user_id": str(user_id)})
+    session.refresh(team)
+    return team

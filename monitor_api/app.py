@@ -1,0 +1,128 @@
+"""create_app(): the table of contents of the service."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_smorest import Api
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from monitor_api import db, errors
+from monitor_api import logging as json_logging
+from monitor_api.config import Settings
+from schemas.common import ProblemSchema
+
+log = logging.getLogger("monitor_api.request")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+# Bodies these paths take are not JSON; they check their own content types and sizes.
+RAW_BODY_PREFIXES = ("/api/v1/uploads", "/api/v1/sync")
+
+
+class ProblemApi(Api):
+    """flask-smorest Api whose documented error body is RFC 9457 problem details."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the Flask application from `settings` (default: the environment)."""
+    settings = settings or Settings.from_env()
+    json_logging.configure(settings.log_level)
+    app = Flask(__name__)
+    app.config.update(
+        SETTINGS=settings,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        API_TITLE="monitor-api",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {"description": "Offline-sync backend for detention monitoring."},
+            "components": {"securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        },
+    )
+    db.init_app(app, settings.database_url)
+    _init_blob_store(app, settings)
+    api = ProblemApi(app)
+    _register_blueprints(app, api)
+    errors.init_app(app)  # after Api(): our handlers replace flask-smorest's
+    _request_hooks(app)
+    return app
+
+
+def _init_blob_store(app: Flask, settings: Settings) -> None:
+    try:
+        from monitor_api.storage import make_blob_store
+    except ImportError:  # storage arrives with the photos feature
+        return
+    app.extensions["blob_store"] = make_blob_store(settings)
+
+
+def _register_blueprints(app: Flask, api: Api) -> None:
+    from monitor_api import health
+    from monitor_api.accounts.routes import blp as accounts_blp
+    from monitor_api.audit.routes import blp as audit_blp
+    from monitor_api.docs import bp as docs_bp
+    from monitor_api.facilities.routes import blp as facilities_blp
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(docs_bp)
+    for blp in (accounts_blp, facilities_blp, audit_blp):
+        api.register_blueprint(blp)
+
+
+def _request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _start() -> Response | None:
+        rid = request.headers.get("X-Request-ID", "")
+        g.request_id = rid if _REQUEST_ID.match(rid) else secrets.token_hex(12)
+        if request.method in ("POST", "PUT", "PATCH") and not request.path.startswith(
+                RAW_BODY_PREFIXES):
+            has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
+                "Transfer-Encoding", "")
+            if has_body and not (request.mimetype == "application/json"
+                                 or request.mimetype.endswith("+json")):
+                return errors.problem_response(
+                    415, detail="Send the body as application/json.")
+        return None
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        session = g.get("db_session")
+        if session is not None:
+            if response.status_code < 400:
+                try:
+                    session.commit()
+                except IntegrityError as exc:
+                    session.rollback()
+                    log.info("commit refused", extra={"error": str(exc.orig)[:300]})
+                    response = errors.problem_response(
+                        409, detail="The change conflicts with existing data.")
+                except DBAPIError:
+                    session.rollback()
+                    log.exception("commit failed")
+                    response = errors.problem_response(500, "internal-error")
+            else:
+                session.rollback()
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Cache-Control", "no-store")
+        log.info("request", extra=_access_fields(response))
+        return response
+
+
+def _access_fields(response: Response) -> dict[str, Any]:
+    principal = g.get("principal")
+    return {
+        "method": request.method,
+        "path": request.path,
+        "status": response.status_code,
+        "user_id": str(principal.user_id) if principal else None,
+        "device_id": str(principal.device_id) if principal and principal.device_id else None,
+    }

@@ -1,0 +1,158 @@
+"""Record audit events and verify the hash chain.
+
+Events are queued on the session and written just before it commits, under a
+transaction-level advisory lock, so the chain is linear in commit order and
+the lock is held only for the commit itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import Session
+
+from monitor_api.audit.models import AuditEntry
+from monitor_api.db import utcnow
+
+GENESIS = "0" * 64
+AUDIT_LOCK_KEY = 7_201_100_001  # pg_advisory_xact_lock key reserved for the audit chain
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts in a session: filled from the authenticated request or the CLI."""
+
+    user_id: uuid.UUID | None = None
+    device_id: uuid.UUID | None = None
+    request_id: str | None = None
+    ip: str | None = None
+
+
+def set_actor(session: Session, actor: Actor) -> None:
+    """Attach the acting principal to a session; every event it records names them."""
+    session.info["audit_actor"] = actor
+
+
+def record(
+    session: Session,
+    action: str,
+    *,
+    target_type: str | None = None,
+    target_id: object = None,
+    details: dict[str, Any] | None = None,
+    actor: Actor | None = None,
+) -> None:
+    """Queue an audit event; it is written when the session commits, or not at all."""
+    actor = actor or session.info.get("audit_actor") or Actor()
+    session.info.setdefault("audit_pending", []).append(
+        {
+            "occurred_at": utcnow(),
+            "actor_user_id": actor.user_id,
+            "actor_device_id": actor.device_id,
+            "request_id": actor.request_id,
+            "ip": actor.ip,
+            "action": action,
+            "target_type": target_type,
+            "target_id": None if target_id is None else str(target_id),
+            "details": _jsonable(details or {}),
+        }
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def canonical(row: dict[str, Any]) -> str:
+    """The canonical text of a row's content (everything but its own hash)."""
+    occurred = row["occurred_at"]
+    content = {
+        "id": row["id"],
+        "occurred_at": occurred.isoformat() if isinstance(occurred, datetime) else occurred,
+        "actor_user_id": _s(row["actor_user_id"]),
+        "actor_device_id": _s(row["actor_device_id"]),
+        "request_id": row["request_id"],
+        "ip": row["ip"],
+        "action": row["action"],
+        "target_type": row["target_type"],
+        "target_id": row["target_id"],
+        "details": row["details"],
+        "prev_hash": row["prev_hash"],
+    }
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _s(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def chain_hash(prev_hash: str, row: dict[str, Any]) -> str:
+    """SHA-256 over the previous hash and this row's canonical content."""
+    return hashlib.sha256((prev_hash + canonical(row)).encode()).hexdigest()
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    pending = session.info.pop("audit_pending", None)
+    if not pending:
+        return
+    session.flush()
+    session.execute(text("select pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
+    prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+    prev = prev or GENESIS
+    for item in pending:
+        row = dict(item)
+        row["id"] = session.scalar(text("select nextval(pg_get_serial_sequence('audit_log','id'))"))
+        # Round to microseconds as PostgreSQL stores them, so the hash survives the round trip.
+        row["prev_hash"] = prev
+        row["hash"] = chain_hash(prev, row)
+        session.add(AuditEntry(**row))
+        prev = row["hash"]
+    session.flush()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop("audit_pending", None)
+
+
+@dataclass
+class VerifyResult:
+    """Outcome of a chain verification."""
+
+    checked: int
+    broken_id: int | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_id is None
+
+
+def _rows(session: Session) -> Iterator[dict[str, Any]]:
+    result = session.execute(
+        select(AuditEntry.__table__).order_by(AuditEntry.id).execution_options(yield_per=1000)
+    )
+    for row in result.mappings():
+        yield dict(row)
+
+
+def verify_chain(session: Session) -> VerifyResult:
+    """Recompute the chain; name the first row whose link or content does not match."""
+    prev = GENESIS
+    checked = 0
+    for row in _rows(session):
+        if row["prev_hash"] != prev:
+            return VerifyResult(checked, row["id"], "prev_hash does not match the previous row")
+        if chain_hash(prev, row) != row["hash"]:
+            return VerifyResult(checked, row["id"], "content does not match its hash")
+        prev = row["hash"]
+        checked += 1
+    return VerifyResult(checked)

@@ -1,0 +1,150 @@
+"""Bearer-token authentication and the role gate every route goes through."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from flask import current_app, g, request
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from monitor_api.accounts.models import AuthSession, Device, TeamMember, User
+from monitor_api.audit.service import Actor, set_actor
+from monitor_api.db import get_session, utcnow
+from monitor_api.errors import ApiError, Forbidden, Unauthorized
+
+SESSION_PREFIX = "mas_"
+DEVICE_PREFIX = "mad_"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def new_token(prefix: str) -> tuple[str, str]:
+    """A fresh opaque token (256 bits) and the hash that is stored instead of it."""
+    token = prefix + secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 of a token: enough for 256-bit random secrets, and constant-time to look up."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class Principal:
+    """The authenticated caller."""
+
+    user_id: uuid.UUID
+    role: str
+    username: str
+    session_id: uuid.UUID | None = None
+    device_id: uuid.UUID | None = None
+    _team_ids: frozenset[uuid.UUID] | None = field(default=None, repr=False)
+
+    def team_ids(self, session: Session) -> frozenset[uuid.UUID]:
+        """Teams the caller belongs to (cached for the request)."""
+        if self._team_ids is None:
+            rows = session.scalars(
+                select(TeamMember.team_id).where(TeamMember.user_id == self.user_id)
+            )
+            self._team_ids = frozenset(rows)
+        return self._team_ids
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def authenticate(session: Session) -> Principal:
+    """Resolve the bearer token to a principal or raise a 401 problem."""
+    token = _bearer()
+    if token is None:
+        raise Unauthorized("Send 'Authorization: Bearer <token>'.",
+                           headers={"WWW-Authenticate": 'Bearer realm="monitor-api"'})
+    now = utcnow()
+    settings = current_app.config["SETTINGS"]
+    if token.startswith(DEVICE_PREFIX):
+        device = session.scalar(select(Device).where(Device.token_hash == hash_token(token)))
+        if device is None:
+            raise Unauthorized("Unknown or malformed token.")
+        if device.revoked_at is not None:
+            raise ApiError("This device was revoked on "
+                           f"{device.revoked_at:%Y-%m-%d}; its token no longer works.",
+                           status=401, slug="device-revoked")
+        if device.expires_at <= now:
+            raise ApiError("The device token expired; register the device again.",
+                           status=401, slug="token-expired")
+        user = session.get(User, device.user_id)
+        _check_user(user)
+        if device.last_seen_at is None or now - device.last_seen_at > timedelta(minutes=1):
+            session.execute(update(Device).where(Device.id == device.id).values(last_seen_at=now))
+        assert user is not None
+        return Principal(user.id, user.role, user.username, device_id=device.id)
+    auth = session.scalar(select(AuthSession).where(AuthSession.token_hash == hash_token(token)))
+    if auth is None or auth.ended_at is not None:
+        raise Unauthorized("Unknown, malformed or ended token.")
+    idle = timedelta(seconds=settings.session_idle_seconds)
+    if auth.expires_at <= now or auth.last_used_at + idle <= now:
+        raise ApiError("The session expired; log in again.", status=401, slug="token-expired")
+    user = session.get(User, auth.user_id)
+    _check_user(user)
+    if now - auth.last_used_at > timedelta(seconds=min(60, settings.session_idle_seconds / 4)):
+        session.execute(
+            update(AuthSession).where(AuthSession.id == auth.id).values(last_used_at=now)
+        )
+    assert user is not None
+    return Principal(user.id, user.role, user.username, session_id=auth.id)
+
+
+def _check_user(user: User | None) -> None:
+    if user is None:
+        raise Unauthorized("Unknown token.")
+    if not user.is_active:
+        raise ApiError("This account is disabled.", status=401, slug="account-disabled")
+
+
+def current_principal() -> Principal:
+    """The principal of this request (authenticating on first use)."""
+    if "principal" not in g:
+        session = get_session()
+        principal = authenticate(session)
+        # The token check's own writes (last_used_at) commit with the request.
+        g.principal = principal
+        set_actor(session, Actor(principal.user_id, principal.device_id, g.get("request_id"),
+                                 request.remote_addr))
+    return g.principal
+
+
+def roles_required(*roles: str, device: bool = False) -> Callable[[F], F]:
+    """Require a valid token, one of `roles` (any when empty) and, if `device`, a device token."""
+
+    def decorator(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = current_principal()
+            if roles and principal.role not in roles:
+                raise Forbidden(f"The {principal.role} role may not do this.")
+            if device and principal.device_id is None:
+                raise Forbidden("This endpoint takes a device token; register the device first.")
+            return fn(*args, **kwargs)
+
+        doc = getattr(wrapper, "_apidoc", {})
+        doc.setdefault("manual_doc", {}).setdefault("security", [{"bearerAuth": []}])
+        wrapper._apidoc = doc  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

@@ -1,0 +1,111 @@
+"""Settings read from the environment only; bad values fail at start-up, not at first use."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be a boolean, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the service; build with `Settings.from_env()`."""
+
+    database_url: str
+    blob_dir: str = "var/blobs"
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_path_style: bool = True
+    s3_sse: str | None = None
+    s3_object_lock_days: int = 0
+    presign_seconds: int = 120
+    max_body_bytes: int = 2 * 1024 * 1024
+    session_idle_seconds: int = 30 * 60
+    session_absolute_seconds: int = 12 * 3600
+    device_token_days: int = 180
+    login_max_failures: int = 5
+    login_window_seconds: int = 15 * 60
+    login_lockout_seconds: int = 60
+    sync_page_records: int = 5000
+    sync_max_push_records: int = 5000
+    sync_max_body_bytes: int = 16 * 1024 * 1024
+    sync_schema_min: int = 1
+    sync_schema_max: int = 1
+    upload_max_bytes: int = 512 * 1024 * 1024
+    upload_expiry_hours: int = 72
+    log_level: str = "INFO"
+    state_dir: str = "var"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate settings from `env` (default: the process environment)."""
+        env = os.environ if env is None else env
+        url = env.get("DATABASE_URL", "")
+        if not url:
+            raise ConfigError("DATABASE_URL is required (make run provisions one when unset)")
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        if not url.startswith("postgresql+psycopg://"):
+            raise ConfigError("DATABASE_URL must be a PostgreSQL URL")
+        level = env.get("LOG_LEVEL", "INFO").upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+        return cls(
+            database_url=url,
+            blob_dir=env.get("BLOB_DIR") or "var/blobs",
+            s3_bucket=env.get("S3_BUCKET") or None,
+            s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
+            s3_region=env.get("S3_REGION") or "us-east-1",
+            s3_access_key_id=env.get("S3_ACCESS_KEY_ID") or None,
+            s3_secret_access_key=env.get("S3_SECRET_ACCESS_KEY") or None,
+            s3_path_style=_bool(env, "S3_PATH_STYLE", True),
+            s3_sse=env.get("S3_SSE") or None,
+            s3_object_lock_days=_int(env, "S3_OBJECT_LOCK_DAYS", 0),
+            presign_seconds=_int(env, "PRESIGN_SECONDS", 120, minimum=10),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024),
+            session_idle_seconds=_int(env, "SESSION_IDLE_SECONDS", 1800, minimum=1),
+            session_absolute_seconds=_int(env, "SESSION_ABSOLUTE_SECONDS", 43200, minimum=1),
+            device_token_days=_int(env, "DEVICE_TOKEN_DAYS", 180, minimum=1),
+            login_max_failures=_int(env, "LOGIN_MAX_FAILURES", 5, minimum=1),
+            login_window_seconds=_int(env, "LOGIN_WINDOW_SECONDS", 900, minimum=1),
+            login_lockout_seconds=_int(env, "LOGIN_LOCKOUT_SECONDS", 60, minimum=1),
+            sync_page_records=_int(env, "SYNC_PAGE_RECORDS", 5000, minimum=1),
+            sync_max_push_records=_int(env, "SYNC_MAX_PUSH_RECORDS", 5000, minimum=1),
+            sync_max_body_bytes=_int(env, "SYNC_MAX_BODY_BYTES", 16 * 1024 * 1024, minimum=1024),
+            upload_max_bytes=_int(env, "UPLOAD_MAX_BYTES", 512 * 1024 * 1024, minimum=1),
+            upload_expiry_hours=_int(env, "UPLOAD_EXPIRY_HOURS", 72, minimum=1),
+            log_level=level,
+            state_dir=env.get("MONITOR_STATE_DIR") or "var",
+        )

@@ -1,0 +1,82 @@
+"""Engine, session factory and declarative base; the request or CLI command owns the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import DateTime, MetaData, create_engine, func
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every table of the service."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        dict[str, Any]: JSONB,
+        uuid.UUID: UUID(as_uuid=True),
+        datetime: DateTime(timezone=True),
+    }
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Timestamps:
+    """created_at / updated_at columns set by the database."""
+
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with the connection settings the service relies on."""
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        connect_args={"options": "-c timezone=UTC -c idle_in_transaction_session_timeout=60000"},
+        **kwargs,
+    )
+
+
+def init_app(app: Flask, url: str) -> None:
+    """Attach an engine and a session factory to the app; sessions live for one request."""
+    engine = make_engine(url)
+    app.extensions["db_engine"] = engine
+    app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(_close_session)
+
+
+def get_session() -> Session:
+    """The session of the current request (created on first use)."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["db_sessionmaker"]()
+    return g.db_session
+
+
+def new_session() -> Session:
+    """A session independent of the request's (for records that must outlive its rollback)."""
+    return current_app.extensions["db_sessionmaker"]()
+
+
+def _close_session(exc: BaseException | None) -> None:
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        if exc is not None or session.in_transaction():
+            session.rollback()
+        session.close()

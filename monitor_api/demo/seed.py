@@ -1,0 +1,93 @@
+"""Demo data: a SAMPLE registry of Tajik places of detention and a user for every role."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from geoalchemy2.elements import WKTElement
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from monitor_api.accounts import service as accounts
+from monitor_api.accounts.models import ROLES, Team, TeamMember, User
+from monitor_api.audit import service as audit
+from monitor_api.facilities.models import Facility, FacilityHistory
+
+SAMPLE_NOTE = "SAMPLE DATA for demonstration; not an authoritative registry."
+
+
+def load_sample_facilities(session: Session) -> int:
+    """Insert the sample registry (skipping codes already present); returns how many."""
+    raw = resources.files("monitor_api.demo").joinpath("data/facilities_tj.json").read_text()
+    added = 0
+    for item in json.loads(raw):
+        if session.scalar(select(Facility.id).where(Facility.code == item["code"],
+                                                    Facility.deleted_at.is_(None))):
+            continue
+        data: dict[str, Any] = dict(item)
+        lat, lng = data.pop("lat"), data.pop("lng")
+        facility = Facility(**data, location=WKTElement(f"POINT({lng} {lat})", srid=4326),
+                            is_sample=True, notes=SAMPLE_NOTE)
+        session.add(facility)
+        session.flush()
+        session.add(FacilityHistory(facility_id=facility.id, version=1, kind="created",
+                                    before=None, after={**item, "is_sample": True}))
+        added += 1
+    audit.record(session, "demo.facilities_loaded", details={"count": added})
+    return added
+
+
+def create_demo_users(session: Session) -> dict[str, str]:
+    """One user per role (`demo-<role>`) with a random password; returns username → password."""
+    creds: dict[str, str] = {}
+    for role in ROLES:
+        username = f"demo-{role.replace('_', '-')}"
+        if session.scalar(select(User.id).where(User.username == username)):
+            continue
+        password = secrets.token_urlsafe(12)
+        accounts.create_user(session, username=username, display_name=f"Demo {role}",
+                             role=role, password=password)
+        creds[username] = password
+    lead = session.scalar(select(User).where(User.username == "demo-coordinator"))
+    monitor = session.scalar(select(User).where(User.username == "demo-monitor"))
+    if lead and monitor and not session.scalar(select(Team.id).where(Team.name == "Demo team")):
+        team = Team(name="Demo team", description="Sample visiting team", lead_id=lead.id)
+        session.add(team)
+        session.flush()
+        session.add_all([TeamMember(team_id=team.id, user_id=lead.id),
+                         TeamMember(team_id=team.id, user_id=monitor.id)])
+    return creds
+
+
+def is_seeded(session: Session) -> bool:
+    """Whether any user exists (seeding happens once, on an empty database)."""
+    return bool(session.scalar(select(func.count()).select_from(User)))
+
+
+def seed_demo(session: Session, state_dir: Path) -> dict[str, str]:
+    """Seed everything and keep the demo credentials in state_dir (mode 600)."""
+    creds = create_demo_users(session)
+    load_sample_facilities(session)
+    for extra in _EXTRA_SEEDERS:
+        extra(session)
+    if creds:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path = state_dir / "demo-credentials.json"
+        old = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps({**old, **creds}, indent=2))
+        path.chmod(0o600)
+    return creds
+
+
+# Other features (e.g. the starter checklist) register their seeders here.
+_EXTRA_SEEDERS: list[Any] = []
+
+
+def register_seeder(fn: Any) -> Any:
+    """Add a function(session) that seed_demo runs after users and facilities."""
+    _EXTRA_SEEDERS.append(fn)
+    return fn

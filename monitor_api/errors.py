@@ -1,0 +1,210 @@
+"""Domain errors and their RFC 9457 problem+json rendering."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, json, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+PROBLEM_MIME = "application/problem+json"
+
+# slug -> (title, description); the description is served at /problems/<slug>.
+PROBLEM_TYPES: dict[str, tuple[str, str]] = {
+    "bad-request": ("Bad request", "The request could not be understood (e.g. malformed JSON)."),
+    "unauthorized": ("Unauthorized", "No valid bearer token was presented."),
+    "token-expired": ("Token expired", "The session passed its idle timeout or absolute lifetime."),
+    "device-revoked": ("Device revoked", "This device was revoked; register the phone again."),
+    "account-disabled": ("Account disabled", "The account was disabled by an administrator."),
+    "forbidden": ("Forbidden", "Your role may not perform this action."),
+    "not-found": ("Not found", "No such resource, or it is not visible to you."),
+    "method-not-allowed": ("Method not allowed", "The resource does not support this method."),
+    "conflict": ("Conflict", "The request conflicts with the current state of the resource."),
+    "sync-conflict": ("Sync conflict", "Records changed on the server since your last pull."),
+    "precondition-failed": ("Precondition failed", "If-Match does not match the current ETag."),
+    "precondition-required": ("Precondition required", "Send If-Match with the ETag you read."),
+    "payload-too-large": ("Payload too large", "The request body exceeds the limit."),
+    "unsupported-media-type": ("Unsupported media type", "Send the content type documented."),
+    "validation-error": ("Validation failed", "One or more fields are invalid; see `errors`."),
+    "too-many-requests": ("Too many requests", "Wait for Retry-After seconds, then try again."),
+    "upgrade-required": ("Schema version unsupported", "Upgrade the app to a supported schema."),
+    "checksum-mismatch": ("Checksum mismatch", "The chunk's checksum does not match its bytes."),
+    "gone": ("Gone", "The resource existed but has expired or been terminated."),
+    "internal-error": ("Internal server error", "An unexpected error; the request id is logged."),
+}
+STATUS_SLUG = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    410: "gone",
+    412: "precondition-failed",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    426: "upgrade-required",
+    428: "precondition-required",
+    429: "too-many-requests",
+    460: "checksum-mismatch",
+}
+
+
+class ApiError(Exception):
+    """An error a client may see, rendered as problem+json."""
+
+    status = 400
+    slug = "bad-request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        status: int | None = None,
+        slug: str | None = None,
+        errors: Any = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        if status is not None:
+            self.status = status
+            self.slug = slug or STATUS_SLUG.get(status, "bad-request")
+        if slug is not None:
+            self.slug = slug
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class Unauthorized(ApiError):
+    status, slug = 401, "unauthorized"
+
+
+class Forbidden(ApiError):
+    status, slug = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, slug = 404, "not-found"
+
+
+class Conflict(ApiError):
+    status, slug = 409, "conflict"
+
+
+class PreconditionFailed(ApiError):
+    status, slug = 412, "precondition-failed"
+
+
+class PreconditionRequired(ApiError):
+    status, slug = 428, "precondition-required"
+
+
+class PayloadTooLarge(ApiError):
+    status, slug = 413, "payload-too-large"
+
+
+class UnsupportedMediaType(ApiError):
+    status, slug = 415, "unsupported-media-type"
+
+
+class ValidationFailed(ApiError):
+    status, slug = 422, "validation-error"
+
+
+class TooManyRequests(ApiError):
+    status, slug = 429, "too-many-requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+
+
+def problem_response(
+    status: int,
+    slug: str | None = None,
+    detail: str | None = None,
+    *,
+    errors: Any = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    """Build an application/problem+json response."""
+    slug = slug or STATUS_SLUG.get(status, "internal-error" if status >= 500 else "bad-request")
+    title = PROBLEM_TYPES.get(slug, (slug.replace("-", " ").capitalize(), ""))[0]
+    body: dict[str, Any] = {
+        "type": f"/problems/{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail or PROBLEM_TYPES.get(slug, ("", title))[1],
+    }
+    if errors is not None:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    rid = g.get("request_id") if g else None
+    if rid:
+        body["request_id"] = rid
+    resp = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIME)
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    return resp
+
+
+def _from_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    data = getattr(exc, "data", None) or {}
+    errors = None
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if isinstance(messages, dict):
+        # webargs nests by location ({"json": {...}}); the client cares about the fields.
+        errors = {}
+        for location, fields in messages.items():
+            if isinstance(fields, dict):
+                errors.update(fields)
+            else:
+                errors[location] = fields
+    detail = exc.description if status != 422 else "The request body failed validation."
+    if status == 400 and errors:
+        detail = "; ".join(str(v) for v in errors.values())
+    headers = {}
+    valid = getattr(exc, "valid_methods", None)
+    if status == 405 and valid:
+        headers["Allow"] = ", ".join(valid)
+    if status == 413:
+        limit = request.max_content_length
+        detail = f"The request body exceeds the limit of {limit} bytes." if limit else detail
+    return problem_response(status, detail=detail, errors=errors, headers=headers)
+
+
+def init_app(app: Flask) -> None:
+    """Render every error, ours or Werkzeug's, as problem+json."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> Response:
+        return problem_response(
+            exc.status, exc.slug, exc.detail, errors=exc.errors, headers=exc.headers,
+            extra=exc.extra,
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        return _from_http_exception(exc)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error", extra={"request_id": g.get("request_id")})
+        return problem_response(500, "internal-error")
+
+    @app.get("/problems/<slug>")
+    def problem_type(slug: str) -> Response:
+        """Describe a problem type."""
+        if slug not in PROBLEM_TYPES:
+            return problem_response(404)
+        title, description = PROBLEM_TYPES[slug]
+        return Response(json.dumps({"type": f"/problems/{slug}", "title": title,
+                                    "description": description}), mimetype="application/json")

@@ -1,0 +1,36 @@
+"""Shared schema pieces: the problem document, pagination, strict input base."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+
+class StrictSchema(Schema):
+    """Input schema rejecting unknown fields (no mass assignment)."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String()
+    errors = fields.Raw()
+    request_id = fields.String()
+
+
+class PageArgs(StrictSchema):
+    """Page of a list."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class PageMeta(Schema):
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()

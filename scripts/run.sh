@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# `make run`: install, provision PostGIS when DATABASE_URL is unset, migrate, seed once, serve.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+if [ -z "${DATABASE_URL:-}" ]; then
+  DATABASE_URL=$(bash scripts/pg.sh ensure monitor_api)
+  export DATABASE_URL
+fi
+if [ -z "${S3_BUCKET:-}" ]; then
+  export BLOB_DIR=${BLOB_DIR:-$PWD/var/blobs}
+fi
+export MONITOR_STATE_DIR=${MONITOR_STATE_DIR:-$PWD/var}
+.venv/bin/monitor-api migrate
+.venv/bin/monitor-api seed-demo --if-empty
+exec .venv/bin/gunicorn -c python:monitor_api.gunicorn_conf 'monitor_api.app:create_app()'

@@ -11,6 +11,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, t
 from sqlalchemy.orm import Mapped, mapped_column
 
 from monitor_api.db import Base, Timestamps
+from monitor_api.synced import ChangeStamp
 
 REGIONS = ("TJ-DU", "TJ-SU", "TJ-KT", "TJ-GB", "TJ-RR")
 FACILITY_TYPES = (
@@ -27,7 +28,7 @@ FACILITY_STATUSES = ("active", "closed", "relocated")
 HOLDS_KEYS = ("men", "women", "minors", "foreigners")
 
 
-class Facility(Timestamps, Base):
+class Facility(ChangeStamp, Timestamps, Base):
     __tablename__ = "facilities"
     __table_args__ = (
         CheckConstraint(f"region in {REGIONS}", name="region"),

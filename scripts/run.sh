@@ -13,4 +13,8 @@ fi
 export MONITOR_STATE_DIR=${MONITOR_STATE_DIR:-$PWD/var}
 .venv/bin/monitor-api migrate
 .venv/bin/monitor-api seed-demo --if-empty
+echo "monitor-api: serving on http://${HOST:-127.0.0.1}:${PORT:-8000}"
+echo "  API docs:     http://${HOST:-127.0.0.1}:${PORT:-8000}/api/docs"
+echo "  OpenAPI:      http://${HOST:-127.0.0.1}:${PORT:-8000}/api/openapi.json"
+echo "  readiness:    http://${HOST:-127.0.0.1}:${PORT:-8000}/readyz"
 exec .venv/bin/gunicorn -c python:monitor_api.gunicorn_conf 'monitor_api.app:create_app()'

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-PGPORT=${MONITOR_PGPORT:-55432}
+PORTFILE=var/pg-port
 log() { echo "pg: $*" >&2; }
 
 pg_bindir() {
@@ -57,6 +57,17 @@ setup_paths() {
     DATA="$ROOT/var/pg"
   fi
   SECRET="$ROOT/var/pg-password"
+  # The port is chosen once, at initdb: MONITOR_PGPORT, else the first free one from 55432
+  # (another checkout's cluster may hold 55432).
+  if [ -s "$PORTFILE" ]; then
+    PGPORT=$(cat "$PORTFILE")
+  else
+    PGPORT=${MONITOR_PGPORT:-}
+    if [ -z "$PGPORT" ]; then
+      PGPORT=55432
+      while (exec 3<>"/dev/tcp/127.0.0.1/$PGPORT") 2>/dev/null; do PGPORT=$((PGPORT + 1)); done
+    fi
+  fi
 }
 
 ensure_running() {
@@ -72,6 +83,7 @@ ensure_running() {
     [ "$(id -u)" = 0 ] && chown postgres: "$pwfile" && { [ -d "$DATA" ] || { mkdir -p "$DATA"; chown postgres: "$DATA"; }; }
     "${RUNAS[@]}" "$bin/initdb" -D "$DATA" -U monitor --auth=scram-sha-256 --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 >&2
     rm -f "$pwfile"
+    echo "$PGPORT" > "$PORTFILE"
     cat >> "$DATA/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $PGPORT

@@ -23,9 +23,20 @@ RAW_BODY_PREFIXES = ("/api/v1/uploads", "/api/v1/sync")
 
 
 class ProblemApi(Api):
-    """flask-smorest Api whose documented error body is RFC 9457 problem details."""
+    """flask-smorest Api whose documented error bodies are RFC 9457 problem details."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def _init_spec(self, *, extra_plugins: Any = None, **options: Any) -> None:
+        from monitor_api.docs.spec import ProblemResponsesPlugin
+
+        plugins = [*(extra_plugins or ()), ProblemResponsesPlugin()]
+        super()._init_spec(extra_plugins=plugins, **options)
+
+    def _register_responses(self) -> None:
+        from monitor_api.docs.spec import register_problem_responses
+
+        register_problem_responses(self.spec, self.ERROR_SCHEMA)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

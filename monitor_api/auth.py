@@ -75,19 +75,21 @@ def authenticate(session: Session) -> Principal:
     if token is None:
         raise Unauthorized("Send 'Authorization: Bearer <token>'.",
                            headers={"WWW-Authenticate": 'Bearer realm="monitor-api"'})
+    if len(token) > 200:  # ours are 47 characters; do not hash arbitrary blobs
+        raise _invalid("Unknown or malformed token.")
     now = utcnow()
     settings = current_app.config["SETTINGS"]
     if token.startswith(DEVICE_PREFIX):
         device = session.scalar(select(Device).where(Device.token_hash == hash_token(token)))
         if device is None:
-            raise Unauthorized("Unknown or malformed token.")
+            raise _invalid("Unknown or malformed token.")
         if device.revoked_at is not None:
-            raise ApiError("This device was revoked on "
+            raise _invalid("This device was revoked on "
                            f"{device.revoked_at:%Y-%m-%d}; its token no longer works.",
-                           status=401, slug="device-revoked")
+                           "device-revoked")
         if device.expires_at <= now:
-            raise ApiError("The device token expired; register the device again.",
-                           status=401, slug="token-expired")
+            raise _invalid("The device token expired; register the device again.",
+                           "token-expired")
         user = session.get(User, device.user_id)
         _check_user(user)
         if device.last_seen_at is None or now - device.last_seen_at > timedelta(minutes=1):
@@ -96,10 +98,10 @@ def authenticate(session: Session) -> Principal:
         return Principal(user.id, user.role, user.username, device_id=device.id)
     auth = session.scalar(select(AuthSession).where(AuthSession.token_hash == hash_token(token)))
     if auth is None or auth.ended_at is not None:
-        raise Unauthorized("Unknown, malformed or ended token.")
+        raise _invalid("Unknown, malformed or ended token.")
     idle = timedelta(seconds=settings.session_idle_seconds)
     if auth.expires_at <= now or auth.last_used_at + idle <= now:
-        raise ApiError("The session expired; log in again.", status=401, slug="token-expired")
+        raise _invalid("The session expired; log in again.", "token-expired")
     user = session.get(User, auth.user_id)
     _check_user(user)
     if now - auth.last_used_at > timedelta(seconds=min(60, settings.session_idle_seconds / 4)):
@@ -110,11 +112,17 @@ def authenticate(session: Session) -> Principal:
     return Principal(user.id, user.role, user.username, session_id=auth.id)
 
 
+def _invalid(detail: str, slug: str = "unauthorized") -> ApiError:
+    """A 401 for a presented but unusable token (RFC 6750: error="invalid_token")."""
+    return ApiError(detail, status=401, slug=slug, headers={
+        "WWW-Authenticate": 'Bearer realm="monitor-api", error="invalid_token"'})
+
+
 def _check_user(user: User | None) -> None:
     if user is None:
-        raise Unauthorized("Unknown token.")
+        raise _invalid("Unknown token.")
     if not user.is_active:
-        raise ApiError("This account is disabled.", status=401, slug="account-disabled")
+        raise _invalid("This account is disabled.", "account-disabled")
 
 
 def current_principal() -> Principal:

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, json, request
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -155,29 +156,41 @@ def problem_response(
     return resp
 
 
+def _field_errors(data: Any) -> dict[str, Any] | None:
+    """webargs nests messages by location ({"json": {...}}); the client cares about fields."""
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if not isinstance(messages, dict):
+        return None
+    errors: dict[str, Any] = {}
+    for location, fields in messages.items():
+        if isinstance(fields, dict):
+            errors.update(fields)
+        else:
+            errors[location] = fields
+    return errors
+
+
 def _from_http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
-    data = getattr(exc, "data", None) or {}
-    errors = None
-    messages = data.get("messages") if isinstance(data, dict) else None
-    if isinstance(messages, dict):
-        # webargs nests by location ({"json": {...}}); the client cares about the fields.
-        errors = {}
-        for location, fields in messages.items():
-            if isinstance(fields, dict):
-                errors.update(fields)
-            else:
-                errors[location] = fields
-    detail = exc.description if status != 422 else "The request body failed validation."
-    if status == 400 and errors:
-        detail = "; ".join(str(v) for v in errors.values())
-    headers = {}
-    valid = getattr(exc, "valid_methods", None)
-    if status == 405 and valid:
-        headers["Allow"] = ", ".join(valid)
-    if status == 413:
+    errors = _field_errors(getattr(exc, "data", None))
+    detail = exc.description
+    headers: dict[str, str] = {}
+    if status == 422:
+        detail = "The request failed validation; see `errors`."
+    elif status == 400 and errors is not None:
+        # webargs' invalid JSON: {"json": ["Invalid JSON body."]} is not a per-field error.
+        detail = "The request body is not valid JSON." if "json" in errors else detail
+        errors = None
+    elif status == 405:
+        valid = sorted(getattr(exc, "valid_methods", None) or [])
+        if valid:
+            headers["Allow"] = ", ".join(valid)
+        detail = f"{request.method} is not allowed here; allowed: {', '.join(valid)}."
+    elif status == 413:
         limit = request.max_content_length
         detail = f"The request body exceeds the limit of {limit} bytes." if limit else detail
+    elif status >= 500:
+        return problem_response(status, "internal-error")
     return problem_response(status, detail=detail, errors=errors, headers=headers)
 
 
@@ -194,6 +207,18 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         return _from_http_exception(exc)
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(exc: IntegrityError) -> Response:
+        # A race the service's own checks could not see (e.g. two inserts of one unique name).
+        log.info("integrity error", extra={"error": str(exc.orig)[:300]})
+        return problem_response(409, detail="The change conflicts with existing data.")
+
+    @app.errorhandler(DataError)
+    def _data_error(exc: DataError) -> Response:
+        # A value the schema let through but the column refuses (range, length): client input.
+        log.info("data error", extra={"error": str(exc.orig)[:300]})
+        return problem_response(422, detail="A value is out of range for its field.")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 
 
 class StrictSchema(Schema):
@@ -13,13 +13,16 @@ class StrictSchema(Schema):
 
 
 class ProblemSchema(Schema):
-    """RFC 9457 problem details."""
+    """RFC 9457 problem details (extension members allowed)."""
+
+    class Meta:
+        unknown = INCLUDE
 
     type = fields.String(required=True)
     title = fields.String(required=True)
     status = fields.Integer(required=True)
     detail = fields.String()
-    errors = fields.Raw()
+    errors = fields.Dict(keys=fields.String(), metadata={"description": "Messages per field."})
     request_id = fields.String()
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from monitor_api.accounts.models import AuthSession, LoginThrottle, Team, TeamMember, User
@@ -118,6 +119,11 @@ def end_sessions(session: Session, user_id: uuid.UUID, *, reason: str) -> int:
 
 # --- login -----------------------------------------------------------------------------------
 
+# Many users can share one address (an office NAT, a mobile carrier's CGNAT), so the per-address
+# limit is this many times the per-username one: it stops spraying without locking out a team.
+IP_FAILURE_FACTOR = 4
+
+
 def _throttle_keys(username: str, ip: str | None) -> list[str]:
     keys = [f"user:{username.lower()}"]
     if ip:
@@ -125,13 +131,19 @@ def _throttle_keys(username: str, ip: str | None) -> list[str]:
     return keys
 
 
+def _limit(settings: Settings, key: str) -> int:
+    factor = IP_FAILURE_FACTOR if key.startswith("ip:") else 1
+    return settings.login_max_failures * factor
+
+
 def _check_throttle(session: Session, keys: list[str]) -> None:
     now = utcnow()
     rows = session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))
-    for row in rows:
-        if row.locked_until and row.locked_until > now:
-            wait = int((row.locked_until - now).total_seconds()) + 1
-            raise TooManyRequests("Too many failed logins; wait before trying again.", wait)
+    waits = [row.locked_until - now for row in rows
+             if row.locked_until is not None and row.locked_until > now]
+    if waits:
+        wait = int(max(waits).total_seconds()) + 1
+        raise TooManyRequests("Too many failed logins; wait before trying again.", wait)
 
 
 def _register_failure(session: Session, settings: Settings, keys: list[str],
@@ -139,14 +151,16 @@ def _register_failure(session: Session, settings: Settings, keys: list[str],
     now = utcnow()
     window = timedelta(seconds=settings.login_window_seconds)
     for key in keys:
-        row = session.get(LoginThrottle, key, with_for_update=True)
-        if row is None:
-            row = LoginThrottle(key=key, failures=0, window_started_at=now)
-            session.add(row)
+        # Insert-or-lock, so two concurrent failures for a new key cannot collide.
+        session.execute(pg_insert(LoginThrottle)
+                        .values(key=key, failures=0, window_started_at=now)
+                        .on_conflict_do_nothing(index_elements=["key"]))
+        row = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+        assert row is not None
         if now - row.window_started_at > window:
-            row.failures, row.window_started_at = 0, now
+            row.failures, row.window_started_at, row.locked_until = 0, now, None
         row.failures += 1
-        over = row.failures - settings.login_max_failures
+        over = row.failures - _limit(settings, key)
         if over >= 0:
             # Each further failure doubles the lockout, capped at the window.
             seconds = min(settings.login_lockout_seconds * 2 ** min(over, 16),
@@ -165,8 +179,9 @@ def login(session: Session, *, settings: Settings, username: str, password: str,
     user = session.scalar(select(User).where(User.username == username))
     ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
     if not ok or user is None or not user.is_active:
+        # Counted in a transaction of its own: the failing request's own one rolls back.
         with failure_session() as s:
-            audit.set_actor(s, session.info.get("audit_actor") or audit.Actor(ip=ip))
+            audit.set_actor(s, audit.Actor(ip=ip))
             _register_failure(s, settings, keys, username)
             s.commit()
         raise Unauthorized("Wrong username or password, or the account is disabled.")
@@ -180,8 +195,7 @@ def login(session: Session, *, settings: Settings, username: str, password: str,
                     .values(failures=0, locked_until=None))
     session.flush()
     audit.record(session, "auth.login", target_type="user", target_id=user.id,
-                 actor=audit.Actor(user.id, None, (session.info.get("audit_actor")
-                                                   or audit.Actor()).request_id, ip))
+                 actor=audit.Actor(user.id, None, None, ip))
     return token, auth, user
 
 
@@ -225,12 +239,28 @@ def _require_team_manager(principal: Principal, team: Team) -> None:
 
 
 def _user_for_team(session: Session, principal: Principal, user_id: uuid.UUID) -> User:
+    """A user the principal may put in a team; anyone else answers like a missing id.
+
+    An admin may add anyone. A coordinator may add users they already see (team mates) and
+    field users who are in no team yet; a user of another team answers 404, as a missing one.
+    """
     user = session.get(User, user_id)
+    if user is not None and not principal.is_admin and not _assignable(session, principal, user):
+        user = None
     if user is None:
         raise NotFound("No such user.", errors={"user_id": ["No such user."]})
     if user.role not in ("admin", "coordinator", "monitor"):
         raise Conflict(f"A {user.role} cannot be a member of a visiting team.")
     return user
+
+
+def _assignable(session: Session, principal: Principal, user: User) -> bool:
+    if session.scalar(visible_users_query(session, principal).where(User.id == user.id)
+                      .with_only_columns(User.id)):
+        return True
+    in_a_team = session.scalar(select(TeamMember.team_id).where(TeamMember.user_id == user.id)
+                               .limit(1))
+    return in_a_team is None and user.is_active and user.role in ("coordinator", "monitor")
 
 
 def create_team(session: Session, principal: Principal, *, name: str,

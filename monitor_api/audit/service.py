@@ -11,8 +11,8 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event, select, text
@@ -50,7 +50,7 @@ def record(
     actor: Actor | None = None,
 ) -> None:
     """Queue an audit event; it is written when the session commits, or not at all."""
-    actor = actor or session.info.get("audit_actor") or Actor()
+    actor = _with_request(actor or session.info.get("audit_actor") or Actor())
     session.info.setdefault("audit_pending", []).append(
         {
             "occurred_at": utcnow(),
@@ -66,6 +66,20 @@ def record(
     )
 
 
+def _with_request(actor: Actor) -> Actor:
+    """Fill the request id and client address from the HTTP request being served, if any."""
+    if actor.request_id is not None and actor.ip is not None:
+        return actor
+    try:  # flask is optional here: the CLI and the sync engine record without a request
+        from flask import g, has_request_context, request
+    except ImportError:  # pragma: no cover
+        return actor
+    if not has_request_context():
+        return actor
+    return replace(actor, request_id=actor.request_id or g.get("request_id"),
+                   ip=actor.ip or request.remote_addr)
+
+
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
@@ -75,7 +89,9 @@ def canonical(row: dict[str, Any]) -> str:
     occurred = row["occurred_at"]
     content = {
         "id": row["id"],
-        "occurred_at": occurred.isoformat() if isinstance(occurred, datetime) else occurred,
+        # In UTC whatever the reading connection's TimeZone, so verification does not depend on it.
+        "occurred_at": occurred.astimezone(UTC).isoformat() if isinstance(occurred, datetime)
+        else occurred,
         "actor_user_id": _s(row["actor_user_id"]),
         "actor_device_id": _s(row["actor_device_id"]),
         "request_id": row["request_id"],
@@ -110,7 +126,6 @@ def _write_pending(session: Session) -> None:
     for item in pending:
         row = dict(item)
         row["id"] = session.scalar(text("select nextval(pg_get_serial_sequence('audit_log','id'))"))
-        # Round to microseconds as PostgreSQL stores them, so the hash survives the round trip.
         row["prev_hash"] = prev
         row["hash"] = chain_hash(prev, row)
         session.add(AuditEntry(**row))

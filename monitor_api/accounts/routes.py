@@ -174,8 +174,9 @@ class Devices(MethodView):
         device, token = device_service.register_device(
             get_session(), principal,
             lifetime_days=current_app.config["SETTINGS"].device_token_days, **data)
-        out = s.DeviceOut().dump(device)
-        return {**out, "token": token}
+        # The response schema dumps it: hand over the fields, not an already-dumped dict.
+        return {**{name: getattr(device, name) for name in s.DeviceOut().fields},
+                "token": token}
 
 
 @blp.route("/devices/<uuid:device_id>")

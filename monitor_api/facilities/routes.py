@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from flask import Response, json, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from monitor_api.auth import current_principal, roles_required
 from monitor_api.db import get_session
@@ -38,7 +39,7 @@ IF_MATCH_OPTIONAL = {**IF_MATCH, "required": False,
 @blp.route("")
 class Facilities(MethodView):
     @roles_required()
-    @blp.arguments(s.FacilityListArgs, location="query")
+    @blp.arguments(s.FacilityListArgs, location="query", unknown=RAISE)
     @blp.response(200, s.FacilityList, description=LIST_DOC, headers={"Link": {
         "description": "rel=next / rel=prev page URLs", "schema": {"type": "string"}}})
     @blp.alt_response(200, schema=s.FeatureCollectionSchema, content_type=GEOJSON,
@@ -68,7 +69,7 @@ class Facilities(MethodView):
 @blp.route("/<uuid:facility_id>")
 class FacilityItem(MethodView):
     @roles_required()
-    @blp.arguments(s.ItemArgs, location="query")
+    @blp.arguments(s.ItemArgs, location="query", unknown=RAISE)
     @blp.response(200, s.FacilityOut, headers=ETAG_HEADER)
     def get(self, args: dict[str, Any], facility_id: uuid.UUID) -> Any:
         """Read a facility; the ETag names its version."""
@@ -102,7 +103,7 @@ class FacilityItem(MethodView):
 
 @blp.route("/<uuid:facility_id>/history", methods=["GET"])
 @roles_required()
-@blp.arguments(s.ItemArgs, location="query")
+@blp.arguments(s.ItemArgs, location="query", unknown=RAISE)
 @blp.response(200, s.HistoryList)
 def history(args: dict[str, Any], facility_id: uuid.UUID) -> Any:
     """The history of a facility (renames, moves, status changes), oldest first."""

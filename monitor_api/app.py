@@ -86,6 +86,15 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     app.register_blueprint(docs_bp)
     for blp in (accounts_blp, facilities_blp, audit_blp):
         api.register_blueprint(blp)
+    # Coordinator API: templates, visits, findings, recommendations, restricted records.
+    from monitor_api.checklists.routes import blp as checklists_blp
+    from monitor_api.findings.routes import blp as findings_blp
+    from monitor_api.findings.routes import recs_blp
+    from monitor_api.restricted.routes import blp as restricted_blp
+    from monitor_api.visits.routes import blp as visits_blp
+
+    for blp in (checklists_blp, visits_blp, findings_blp, recs_blp, restricted_blp):
+        api.register_blueprint(blp)
 
 
 def _request_hooks(app: Flask) -> None:

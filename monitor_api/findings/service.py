@@ -1,0 +1,80 @@
+"""Findings: coordinators of the visit's team (or admins) edit, confirm and withdraw them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor_api.audit.service import record
+from monitor_api.auth import Principal
+from monitor_api.checklists.helpers import snapshot
+from monitor_api.db import utcnow
+from monitor_api.errors import Conflict, Forbidden, NotFound
+from monitor_api.findings.models import Finding
+from monitor_api.scope import leads_team, require_field_role, visible_visits
+from monitor_api.visits.models import Visit
+
+
+def get_finding(session: Session, principal: Principal, finding_id: uuid.UUID) -> Finding:
+    """A finding on a visit the caller may see (withdrawn ones too), else 404."""
+    require_field_role(principal)
+    finding = session.scalar(select(Finding).where(
+        Finding.id == finding_id, Finding.visit_id.in_(visible_visits(principal))))
+    if finding is None:
+        raise NotFound("No such finding.")
+    return finding
+
+
+def _led_finding(session: Session, principal: Principal, finding_id: uuid.UUID) -> Finding:
+    finding = get_finding(session, principal, finding_id)
+    visit = session.get(Visit, finding.visit_id)
+    if not leads_team(session, principal, visit.team_id if visit else None):
+        raise Forbidden("Only a coordinator of the visit's team or an admin may do this.")
+    return finding
+
+
+def update_finding(session: Session, principal: Principal, finding_id: uuid.UUID,
+                   **data: Any) -> Finding:
+    """Edit a finding's wording, severity, theme, standards or systemic flag."""
+    finding = _led_finding(session, principal, finding_id)
+    if finding.status == "withdrawn":
+        raise Conflict("A withdrawn finding cannot be edited; confirm it again first.")
+    before = snapshot(finding, data)
+    for key, value in data.items():
+        setattr(finding, key, value)
+    session.flush()
+    record(session, "finding.update", target_type="finding", target_id=finding.id,
+           details={"before": before, "after": snapshot(finding, data)})
+    return finding
+
+
+def confirm_finding(session: Session, principal: Principal, finding_id: uuid.UUID) -> Finding:
+    """Draft (or withdrawn) → confirmed, recording who confirmed it and when."""
+    finding = _led_finding(session, principal, finding_id)
+    if finding.status == "confirmed":
+        raise Conflict("The finding is already confirmed.")
+    previous = finding.status
+    finding.status = "confirmed"
+    finding.confirmed_by_id = principal.user_id
+    finding.confirmed_at = utcnow()
+    session.flush()
+    record(session, "finding.confirm", target_type="finding", target_id=finding.id,
+           details={"from": previous, "visit_id": str(finding.visit_id)})
+    return finding
+
+
+def withdraw_finding(session: Session, principal: Principal, finding_id: uuid.UUID, *,
+                     reason: str | None = None) -> Finding:
+    """Draft or confirmed → withdrawn; the finding stays readable."""
+    finding = _led_finding(session, principal, finding_id)
+    if finding.status == "withdrawn":
+        raise Conflict("The finding is already withdrawn.")
+    previous = finding.status
+    finding.status = "withdrawn"
+    session.flush()
+    record(session, "finding.withdraw", target_type="finding", target_id=finding.id,
+           details={"from": previous, "reason": reason, "visit_id": str(finding.visit_id)})
+    return finding

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import secrets
@@ -110,6 +111,23 @@ def _request_hooks(app: Flask) -> None:
                                  or request.mimetype.endswith("+json")):
                 return errors.problem_response(
                     415, detail="Send the body as application/json.")
+            if has_body and request.content_length is None:
+                return _buffer_chunked_body()
+        return None
+
+    def _buffer_chunked_body() -> Response | None:
+        # Werkzeug silently truncates a chunked body at MAX_CONTENT_LENGTH (the JSON would
+        # then fail as "invalid"); read it here, one byte past the cap, and answer 413.
+        limit = request.max_content_length
+        raw = request.environ.get("wsgi.input")
+        if limit is None or raw is None or "wsgi.input_terminated" not in request.environ:
+            return None
+        data = raw.read(limit + 1)
+        if len(data) > limit:
+            return errors.problem_response(
+                413, detail=f"The request body exceeds the limit of {limit} bytes.")
+        request.environ["wsgi.input"] = io.BytesIO(data)
+        request.environ["CONTENT_LENGTH"] = str(len(data))
         return None
 
     @app.after_request

@@ -22,7 +22,7 @@ class AuditArgs(StrictSchema):
     action = fields.String(validate=validate.Length(max=80))
     target_id = fields.String(validate=validate.Length(max=100))
     actor_user_id = fields.UUID()
-    after_id = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after_id = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**63 - 1))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 

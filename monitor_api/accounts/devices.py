@@ -17,7 +17,7 @@ from monitor_api.errors import Conflict, Forbidden, NotFound
 
 
 def register_device(session: Session, principal: Principal, *, name: str,
-                    platform: str | None, lifetime_days: int) -> tuple[Device, str]:
+                    lifetime_days: int, platform: str | None = None) -> tuple[Device, str]:
     """Register a phone for the caller and return it with its one-time-visible token."""
     if principal.role not in FIELD_ROLES:
         raise Forbidden(f"The {principal.role} role does no field work and cannot register "

@@ -246,9 +246,9 @@ def list_query(*, region: list[str] | None = None, facility_type: list[str] | No
             query = query.where(column.in_(values))
     if q:
         query = query.where(SEARCH_TEXT.like(_like_pattern(q), escape="\\"))
-    if bbox:
-        query = query.where(func.ST_Intersects(func.geometry(Facility.location),
-                                               func.ST_MakeEnvelope(*bbox, 4326)))
+    if bbox:  # plain comparisons: exact, edges included, and a zero-area box still works
+        min_lng, min_lat, max_lng, max_lat = bbox
+        query = query.where(LNG.between(min_lng, max_lng), LAT.between(min_lat, max_lat))
     if near and radius_m is not None:
         query = query.where(func.ST_DWithin(Facility.location, _geog(*near), radius_m))
     sort = sort or ("distance" if near else "name")

@@ -45,7 +45,7 @@ class StandardRef(StrictSchema):
     """A standard a question or finding checks: {"instrument": "mandela", "rule": "44"}."""
 
     instrument = fields.String(required=True, validate=validate.OneOf(INSTRUMENTS))
-    rule = fields.String(required=True, validate=[validate.Length(1, 40), NOT_BLANK])
+    rule = fields.String(required=True, validate=[validate.Length(1, 200), NOT_BLANK])
 
 
 class QuestionPatch(StrictSchema):

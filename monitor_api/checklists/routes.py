@@ -9,6 +9,7 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from monitor_api.auth import current_principal, roles_required
 from monitor_api.checklists import service
@@ -26,7 +27,7 @@ def _with_etag(template: Any, status: int = 200) -> tuple[Any, int, dict[str, st
 
 @blp.route("")
 class Templates(MethodView):
-    @blp.arguments(s.TemplateListArgs, location="query")
+    @blp.arguments(s.TemplateListArgs, location="query", unknown=RAISE)
     @blp.response(200, s.TemplateList)
     @roles_required()
     def get(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from monitor_api.auth import current_principal, roles_required
 from monitor_api.db import get_session
@@ -63,7 +64,7 @@ def withdraw(data: dict[str, Any], finding_id: uuid.UUID) -> Any:
 
 @recs_blp.route("")
 class Recommendations(MethodView):
-    @recs_blp.arguments(s.RecommendationListArgs, location="query")
+    @recs_blp.arguments(s.RecommendationListArgs, location="query", unknown=RAISE)
     @recs_blp.response(200, s.RecommendationList)
     @roles_required(*FIELD_RECORD_ROLES)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +106,7 @@ def chain(rec_id: uuid.UUID) -> dict[str, Any]:
 
 @recs_blp.route("/<uuid:rec_id>/reviews")
 class Reviews(MethodView):
-    @recs_blp.arguments(PageArgs, location="query")
+    @recs_blp.arguments(PageArgs, location="query", unknown=RAISE)
     @recs_blp.response(200, s.ReviewList)
     @roles_required(*FIELD_RECORD_ROLES)
     def get(self, args: dict[str, Any], rec_id: uuid.UUID) -> dict[str, Any]:

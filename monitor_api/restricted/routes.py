@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from monitor_api.auth import current_principal, roles_required
 from monitor_api.db import get_session
@@ -26,7 +27,7 @@ def _page(items: Any, total: int, args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/visits/<uuid:visit_id>/interviews", methods=["GET"])
-@blp.arguments(PageArgs, location="query")
+@blp.arguments(PageArgs, location="query", unknown=RAISE)
 @blp.response(200, s.InterviewList)
 @roles_required(*FIELD_RECORD_ROLES)
 def visit_interviews(args: dict[str, Any], visit_id: uuid.UUID) -> dict[str, Any]:
@@ -37,7 +38,7 @@ def visit_interviews(args: dict[str, Any], visit_id: uuid.UUID) -> dict[str, Any
 
 
 @blp.route("/visits/<uuid:visit_id>/allegations", methods=["GET"])
-@blp.arguments(PageArgs, location="query")
+@blp.arguments(PageArgs, location="query", unknown=RAISE)
 @blp.response(200, s.AllegationList)
 @roles_required(*FIELD_RECORD_ROLES)
 def visit_allegations(args: dict[str, Any], visit_id: uuid.UUID) -> dict[str, Any]:
@@ -48,7 +49,7 @@ def visit_allegations(args: dict[str, Any], visit_id: uuid.UUID) -> dict[str, An
 
 
 @blp.route("/allegations", methods=["GET"])
-@blp.arguments(s.AllegationListArgs, location="query")
+@blp.arguments(s.AllegationListArgs, location="query", unknown=RAISE)
 @blp.response(200, description="admins: AllegationList; legal_aid: LegalAidAllegationList "
                                "(consented allegations only, non-identifying projection)")
 @roles_required("admin", "legal_aid")

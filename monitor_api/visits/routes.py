@@ -8,6 +8,7 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from monitor_api.auth import current_principal, roles_required
 from monitor_api.db import get_session
@@ -28,7 +29,7 @@ def _page(items: Any, total: int, args: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("")
 class Visits(MethodView):
-    @blp.arguments(s.VisitListArgs, location="query")
+    @blp.arguments(s.VisitListArgs, location="query", unknown=RAISE)
     @blp.response(200, s.VisitList)
     @roles_required(*FIELD_RECORD_ROLES)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +66,7 @@ class VisitItem(MethodView):
 
 
 def _records(kind: str, schema: Any, summary: str) -> None:
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(PageArgs, location="query", unknown=RAISE)
     @blp.response(200, schema)
     @roles_required(*FIELD_RECORD_ROLES)
     def view(args: dict[str, Any], visit_id: uuid.UUID) -> dict[str, Any]:

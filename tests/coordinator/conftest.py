@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,6 +27,32 @@ QUESTIONS = [
     {"section": "treatment", "code": "TRT-01", "text_en": "Ill-treatment reported?",
      "answer_type": "yes_no_partial", "info_sources": ["detainee"], "compliance": "no"},
 ]
+
+
+@pytest.fixture
+def quick_user(db: Session, client: Any) -> Any:
+    """A user with a session token made directly (no argon2): returns (user, Api).
+
+    The login endpoint itself is covered by the accounts tests; the matrix here needs many users.
+    """
+    from monitor_api.accounts.models import AuthSession, User
+    from monitor_api.auth import SESSION_PREFIX, new_token
+    from monitor_api.db import utcnow
+    from tests.conftest import Api
+
+    def _make(role: str) -> tuple[Any, Any]:
+        name = f"{role.replace('_', '-')}-{secrets.token_hex(4)}"
+        user = User(username=name, display_name=name, role=role, password_hash="!unusable")
+        db.add(user)
+        db.flush()
+        token, token_hash = new_token(SESSION_PREFIX)
+        now = utcnow()
+        db.add(AuthSession(user_id=user.id, token_hash=token_hash, created_at=now,
+                           last_used_at=now, expires_at=now + timedelta(hours=1)))
+        db.flush()
+        return user, Api(client, token)
+
+    return _make
 
 
 @pytest.fixture
@@ -106,14 +132,14 @@ def _records(db: Session, visit: Visit, question_id: uuid.UUID, tag: str,
 
 
 @pytest.fixture
-def world(db: Session, make_user: Any, make_team: Any, make_facility: Any,
+def world(db: Session, quick_user: Any, make_team: Any, make_facility: Any,
           published_template: Any) -> World:
     w = World()
     for name, role in [("admin", "admin"), ("coord_a", "coordinator"), ("mon_a", "monitor"),
                        ("coord_b", "coordinator"), ("mon_b", "monitor"), ("partner", "partner"),
                        ("analyst", "analyst"), ("legal_aid", "legal_aid"),
                        ("coord_none", "coordinator")]:
-        w.users[name], w.api[name] = make_user(role)
+        w.users[name], w.api[name] = quick_user(role)
     w.team_a = make_team(w.users["coord_a"], w.users["mon_a"])
     w.team_b = make_team(w.users["coord_b"], w.users["mon_b"])
     w.facility = make_facility()

@@ -96,6 +96,11 @@ def _register_blueprints(app: Flask, api: Api) -> None:
 
     for blp in (checklists_blp, visits_blp, findings_blp, recs_blp, restricted_blp):
         api.register_blueprint(blp)
+    from monitor_api.photos.routes import blp as photos_blp
+    from monitor_api.uploads.routes import blp as uploads_blp
+
+    for blp in (photos_blp, uploads_blp):
+        api.register_blueprint(blp)
 
 
 def _request_hooks(app: Flask) -> None:

@@ -8,6 +8,7 @@ from monitor_api.facilities import models as facilities_models  # noqa: F401
 from monitor_api.findings import models as findings_models  # noqa: F401
 from monitor_api.photos import models as photos_models  # noqa: F401
 from monitor_api.restricted import models as restricted_models  # noqa: F401
+from monitor_api.uploads import models as uploads_models  # noqa: F401
 from monitor_api.visits import models as visits_models  # noqa: F401
 
 metadata = Base.metadata

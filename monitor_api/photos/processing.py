@@ -1,0 +1,184 @@
+"""Inspect uploaded bytes: magic-byte allow-list, decompression-bomb limits, EXIF, derivatives.
+
+Only the file on disk is read; the original is never rewritten. Derivatives are built from
+freshly created images (no `info` carried over), so no EXIF, GPS, XMP or ICC data survives.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pillow_heif
+from PIL import Image, ImageOps
+
+pillow_heif.register_heif_opener()
+
+MAX_PIXELS = 50_000_000  # beyond this a "photo" is a decompression bomb, not evidence
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+SIZES = {"display": 2048, "thumbnail": 320}
+HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+PIL_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP",
+              "image/heic": "HEIF"}
+
+
+@dataclass
+class Rendition:
+    """A re-encoded derivative, ready to store."""
+
+    data: bytes
+    width: int
+    height: int
+    mime_type: str = "image/jpeg"
+
+
+@dataclass
+class Inspection:
+    """What inspecting a file found; `reason` says why it was rejected."""
+
+    ok: bool
+    reason: str | None = None
+    mime_type: str | None = None
+    width: int | None = None
+    height: int | None = None
+    exif: dict[str, Any] = field(default_factory=dict)
+    captured_at: datetime | None = None
+    lat: float | None = None
+    lng: float | None = None
+    renditions: dict[str, Rendition] = field(default_factory=dict)
+
+
+def sniff(head: bytes) -> str | None:
+    """The allowed image type the first bytes announce, or None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp" and head[8:12] in HEIC_BRANDS:
+        return "image/heic"
+    return None
+
+
+def inspect(path: str, *, head: bytes | None = None) -> Inspection:
+    """Check the file at `path` and, when it is a sound image, build its derivatives."""
+    if head is None:
+        with open(path, "rb") as fh:
+            head = fh.read(32)
+    mime = sniff(head)
+    if mime is None:
+        return Inspection(False, "Not an allowed image format (JPEG, PNG, WebP, HEIC) by its "
+                                 f"magic bytes (starts with {head[:8].hex()}).")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return _decode(path, mime)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        return Inspection(False, f"Decompression bomb refused: {exc}", mime_type=mime)
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+        # Pillow reports truncated or corrupt data as OSError/SyntaxError/ValueError.
+        return Inspection(False, f"Corrupt or truncated {mime} data: {exc}", mime_type=mime)
+
+
+def _decode(path: str, mime: str) -> Inspection:
+    with Image.open(path, formats=[PIL_FORMAT[mime]]) as im:
+        width, height = im.size
+        if width <= 0 or height <= 0 or width * height > MAX_PIXELS:
+            return Inspection(False, f"Declared size {width}x{height} exceeds the limit of "
+                                     f"{MAX_PIXELS} pixels.", mime_type=mime)
+        exif = read_exif(im)
+        if im.format == "JPEG":
+            im.draft("RGB", (SIZES["display"], SIZES["display"]))  # decode at reduced scale
+        im.load()  # decodes every byte: a truncated or corrupt file fails here
+        renditions = make_renditions(im)
+    captured = exif.pop("_captured_at", None)
+    return Inspection(True, mime_type=mime, width=width, height=height, exif=exif,
+                      captured_at=captured, lat=exif.get("lat"), lng=exif.get("lng"),
+                      renditions=renditions)
+
+
+def make_renditions(im: Image.Image) -> dict[str, Rendition]:
+    """Display and thumbnail JPEGs: orientation applied, every metadata field left behind."""
+    oriented = ImageOps.exif_transpose(im) or im
+    if oriented.mode in ("RGBA", "LA", "P"):
+        rgba = oriented.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        oriented = flat
+    elif oriented.mode not in ("RGB", "L"):
+        oriented = oriented.convert("RGB")
+    out: dict[str, Rendition] = {}
+    source = oriented
+    for kind in ("display", "thumbnail"):
+        img = source.copy()
+        img.thumbnail((SIZES[kind], SIZES[kind]), Image.Resampling.LANCZOS)
+        clean = Image.frombytes(img.mode, img.size, img.tobytes())  # no info, no exif
+        buf = io.BytesIO()
+        clean.save(buf, "JPEG", quality=85, optimize=True)
+        out[kind] = Rendition(buf.getvalue(), clean.width, clean.height)
+        source = img
+    return out
+
+
+def read_exif(im: Image.Image) -> dict[str, Any]:
+    """Capture time, GPS, make, model and orientation from EXIF, as plain JSON values."""
+    try:
+        exif = im.getexif()
+    except Exception:  # malformed EXIF must not reject an otherwise sound photo
+        return {"error": "unreadable EXIF"}
+    out: dict[str, Any] = {}
+    ifd = exif.get_ifd(0x8769)
+    for key, tag, src in (("make", 271, exif), ("model", 272, exif)):
+        value = _text(src.get(tag))
+        if value:
+            out[key] = value
+    if exif.get(274):
+        out["orientation"] = int(exif.get(274))
+    when = _text(ifd.get(36867) or exif.get(306))
+    if when:
+        out["captured_at_local"] = when
+        out["_captured_at"] = _when(when, _text(ifd.get(36881)))
+        if out["_captured_at"] is not None:
+            out["captured_at"] = out["_captured_at"].isoformat()
+    gps = exif.get_ifd(0x8825)
+    lat, lng = _degrees(gps.get(2), gps.get(1)), _degrees(gps.get(4), gps.get(3))
+    if lat is not None and lng is not None and -90 <= lat <= 90 and -180 <= lng <= 180:
+        out["lat"], out["lng"] = round(lat, 7), round(lng, 7)
+    return out
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if value is None:
+        return None
+    return str(value).replace("\x00", "").strip()[:200] or None
+
+
+def _when(local: str, offset: str | None) -> datetime | None:
+    """EXIF time with its OffsetTimeOriginal; without an offset the zone is unknown: None."""
+    try:
+        naive = datetime.strptime(local[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    if not offset or len(offset) < 6 or offset[0] not in "+-":
+        return None
+    try:
+        sign = 1 if offset[0] == "+" else -1
+        delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6]))
+    except ValueError:
+        return None
+    return naive.replace(tzinfo=timezone(sign * delta))
+
+
+def _degrees(dms: Any, ref: Any) -> float | None:
+    try:
+        d, m, s = (float(x) for x in dms)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    value = d + m / 60 + s / 3600
+    return -value if _text(ref) in ("S", "W") else value

@@ -1,0 +1,234 @@
+"""Photo bytes: completing an upload (hash, format, EXIF, derivatives) and authorised access."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from monitor_api import scope
+from monitor_api.auth import Principal
+from monitor_api.config import Settings
+from monitor_api.db import utcnow
+from monitor_api.errors import Conflict, Forbidden, NotFound
+from monitor_api.photos import custody
+from monitor_api.photos.models import Photo
+from monitor_api.photos.processing import Inspection, inspect, sniff
+from monitor_api.storage import BlobStore, StagingState, original_key
+from monitor_api.uploads.models import Blob, Derivative, Upload
+
+VARIANTS = ("original", "display", "thumbnail")
+PARTNER_VARIANTS = ("display", "thumbnail")
+
+
+def finish_upload(session: Session, store: BlobStore, settings: Settings, upload: Upload,
+                  digest: str | None) -> None:
+    """All bytes are staged: verify the hash, file the bytes, inspect them, join the photo."""
+    state = StagingState.from_json(upload.staging)
+    key = store.stage_finish(str(upload.id), state)
+    if digest is None:  # the hash state was not in this process: read the bytes back
+        hasher = hashlib.sha256()
+        for chunk in store.iter_bytes(key):
+            hasher.update(chunk)
+        digest = hasher.hexdigest()
+    upload.actual_sha256, upload.state, upload.completed_at = digest, "complete", utcnow()
+    if digest != upload.declared_sha256:
+        upload.quarantine_key = f"quarantine/uploads/{upload.id}"
+        store.promote(key, upload.quarantine_key)
+        upload.outcome = "hash_mismatch"
+        upload.reason = f"The bytes hash to {digest}, not the declared {upload.declared_sha256}."
+        custody.log(session, upload.photo_id, "hash_mismatch", upload_id=upload.id,
+                    sha256=digest, details={"declared": upload.declared_sha256,
+                                            "quarantine_key": upload.quarantine_key})
+    else:
+        blob = session.get(Blob, digest)
+        made = False
+        if blob is None:
+            blob, made = store_blob(session, store, settings, key, digest, upload.length)
+        else:
+            store.delete(key)  # identical bytes are already filed
+        _record_outcome(session, upload, blob, reused=not made)
+    store.stage_abort(str(upload.id), state)  # staging leftovers (tails, parts)
+    upload.staging = {}
+    session.flush()
+    refresh_photo_status(session, upload.photo_id)
+
+
+def complete_from_existing(session: Session, upload: Upload, blob: Blob) -> None:
+    """Dedupe: the bytes under this hash are stored already; the upload is complete at once."""
+    upload.offset, upload.state, upload.completed_at = upload.length, "complete", utcnow()
+    upload.actual_sha256, upload.deduplicated = blob.sha256, True
+    _record_outcome(session, upload, blob, reused=True)
+    session.flush()
+    refresh_photo_status(session, upload.photo_id)
+
+
+def _record_outcome(session: Session, upload: Upload, blob: Blob, *, reused: bool) -> None:
+    upload.outcome = "verified" if blob.status == "ok" else "rejected"
+    upload.reason = blob.reason
+    details: dict[str, Any] = {"storage_key": blob.storage_key, "deduplicated": reused}
+    if blob.reason:
+        details["reason"] = blob.reason
+    custody.log(session, upload.photo_id, "verified", upload_id=upload.id, sha256=blob.sha256,
+                details=details)
+    if blob.status == "rejected":
+        custody.log(session, upload.photo_id, "rejected", upload_id=upload.id,
+                    sha256=blob.sha256, details=details)
+    for der in session.scalars(select(Derivative).where(Derivative.sha256 == blob.sha256)):
+        custody.log(session, upload.photo_id, "derivative_made", upload_id=upload.id,
+                    sha256=blob.sha256, details={"kind": der.kind, "width": der.width,
+                                                 "height": der.height, "reused": reused})
+
+
+def store_blob(session: Session, store: BlobStore, settings: Settings, key: str, digest: str,
+               size: int) -> tuple[Blob, bool]:
+    """Inspect verified bytes; file them as an original (write once) or in quarantine."""
+    head = store.read_range(key, 0, 32)
+    if sniff(head) is None:
+        insp = inspect("", head=head)  # rejected on the magic bytes alone; nothing to download
+    else:
+        with tempfile.NamedTemporaryFile(prefix="photo-", suffix=".bin") as tmp:
+            store.download_to(key, tmp)
+            tmp.flush()
+            insp = inspect(tmp.name, head=head)
+    lock_until = None
+    if insp.ok:
+        dest = original_key(digest)
+        if settings.s3_object_lock_days:
+            lock_until = utcnow() + timedelta(days=settings.s3_object_lock_days)
+    else:
+        dest = f"quarantine/{digest[:2]}/{digest}"
+    store.promote(key, dest, lock_until=lock_until)
+    values = _blob_values(insp, digest, size, dest)
+    values["retained_until"] = lock_until
+    inserted = session.execute(insert(Blob).values(**values)
+                               .on_conflict_do_nothing().returning(Blob.sha256)).scalar()
+    for kind, rendition in insp.renditions.items():
+        dkey = f"derivatives/{digest[:2]}/{digest}/{kind}.jpg"
+        store.put_bytes(dkey, rendition.data, content_type=rendition.mime_type)
+        session.execute(insert(Derivative).values(
+            sha256=digest, kind=kind, storage_key=dkey, mime_type=rendition.mime_type,
+            width=rendition.width, height=rendition.height, byte_size=len(rendition.data))
+            .on_conflict_do_nothing())
+    blob = session.get(Blob, digest)
+    assert blob is not None
+    return blob, inserted is not None
+
+
+def _blob_values(insp: Inspection, digest: str, size: int, key: str) -> dict[str, Any]:
+    location = None
+    if insp.lat is not None and insp.lng is not None:
+        location = f"SRID=4326;POINT({insp.lng} {insp.lat})"
+    return {"sha256": digest, "byte_size": size, "storage_key": key,
+            "status": "ok" if insp.ok else "rejected", "reason": insp.reason,
+            "mime_type": insp.mime_type, "width": insp.width, "height": insp.height,
+            "exif": insp.exif, "exif_captured_at": insp.captured_at, "exif_location": location}
+
+
+def refresh_photo_status(session: Session, photo_id: uuid.UUID) -> None:
+    """Re-derive the photo's upload_status (the trigger computes it) when it would change."""
+    session.execute(text(
+        "update photos set upload_status = coalesce("
+        "photo_upload_status(id, sha256, visit_id), 'pending') where id = :id and "
+        "upload_status is distinct from coalesce(photo_upload_status(id, sha256, visit_id), "
+        "'pending')"), {"id": photo_id})
+
+
+# --- access ---------------------------------------------------------------------------
+
+@dataclass
+class Download:
+    """Where the bytes of one variant are, and how to name them."""
+
+    key: str
+    mime_type: str
+    filename: str
+    size: int
+    url: str | None  # a presigned GET (S3); None means stream through the API
+
+
+def visible_photo(session: Session, principal: Principal, photo_id: uuid.UUID) -> Photo:
+    """A photo of a visit the principal's team holds (admins: any), else 404."""
+    scope.require_field_role(principal)
+    photo = session.scalar(select(Photo).where(
+        Photo.id == photo_id, scope.visit_filter(principal, Photo.visit_id)))
+    if photo is None:
+        raise NotFound("No such photo.")
+    return photo
+
+
+def _photo_for_variant(session: Session, principal: Principal, photo_id: uuid.UUID,
+                       variant: str) -> Photo:
+    if principal.role == "partner":
+        if variant not in PARTNER_VARIANTS:
+            raise Forbidden("Partners see re-encoded copies only, never the original.")
+        photo = session.get(Photo, photo_id)
+        # Partners see only photos cleared for use outside the team: verified, with consent.
+        if photo is None or photo.upload_status != "verified" or photo.consent is None:
+            raise NotFound("No such photo.")
+        return photo
+    return visible_photo(session, principal, photo_id)
+
+
+def download(session: Session, principal: Principal, store: BlobStore, settings: Settings,
+             photo_id: uuid.UUID, variant: str) -> Download:
+    """Authorise one variant of a photo, log the access, and say where its bytes are."""
+    if variant not in VARIANTS:
+        raise NotFound(f"No such variant; one of {', '.join(VARIANTS)}.")
+    photo = _photo_for_variant(session, principal, photo_id, variant)
+    if photo.upload_status != "verified":
+        raise Conflict(f"The photo's bytes are not available (upload_status "
+                       f"{photo.upload_status}).")
+    blob = session.get(Blob, photo.sha256.lower())
+    if blob is None or blob.status != "ok":
+        raise Conflict("The photo's bytes are not available.")
+    if variant == "original":
+        key, mime, size = blob.storage_key, blob.mime_type or "application/octet-stream", \
+            blob.byte_size
+        ext = (blob.mime_type or "/bin").split("/")[1]
+        event = "exported"
+    else:
+        der = session.get(Derivative, (blob.sha256, variant))
+        if der is None:
+            raise Conflict("The derivative is not available.")
+        key, mime, size, ext, event = der.storage_key, der.mime_type, der.byte_size, "jpg", \
+            "viewed"
+    filename = f"{photo.id}-{variant}.{ext}"
+    custody.log(session, photo.id, event, sha256=blob.sha256,
+                details={"variant": variant, "role": principal.role})
+    url = store.presigned_get(key, seconds=settings.presign_seconds, filename=filename,
+                              content_type=mime)
+    return Download(key, mime, filename, size, url)
+
+
+def detail(session: Session, principal: Principal, photo_id: uuid.UUID) -> dict[str, Any]:
+    """The photo record with what the server found in its bytes and its custody log."""
+    photo = visible_photo(session, principal, photo_id)
+    row = session.execute(text(
+        "select ST_Distance(b.exif_location, f.location) as exif_m, "
+        "ST_Distance(p.location, f.location) as record_m "
+        "from photos p join visits v on v.id = p.visit_id "
+        "join facilities f on f.id = v.facility_id "
+        "left join blobs b on b.sha256 = lower(p.sha256) where p.id = :id"),
+        {"id": photo.id}).one()
+    blob = session.get(Blob, photo.sha256.lower())
+    uploads = list(session.scalars(select(Upload).where(Upload.photo_id == photo.id)
+                                   .order_by(Upload.created_at)))
+    derivatives = [] if blob is None else list(
+        session.scalars(select(Derivative).where(Derivative.sha256 == blob.sha256)))
+    return {"photo": photo, "blob": blob, "uploads": uploads, "derivatives": derivatives,
+            "exif_distance_m": row.exif_m, "record_distance_m": row.record_m,
+            "custody": custody.events(session, photo.id)}
+
+
+def custody_log(session: Session, principal: Principal, photo_id: uuid.UUID) -> list[Any]:
+    """The custody log of a photo the principal's team holds."""
+    photo = visible_photo(session, principal, photo_id)
+    return custody.events(session, photo.id)

@@ -1,0 +1,120 @@
+"""Blob store in a local directory (the embedded default when no bucket is configured)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from monitor_api.storage.base import READ_CHUNK, BodyEnded, StagingInterrupted, StagingState
+
+
+class LocalBlobStore:
+    """Objects as files under `root`; staging files are appended to and truncated on retry."""
+
+    kind = "local"
+
+    def __init__(self, root: str) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root not in path.parents:
+            raise ValueError(f"key escapes the blob directory: {key!r}")
+        return path
+
+    def check(self) -> None:
+        probe = self.root / ".probe"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def size(self, key: str) -> int:
+        return self._path(key).stat().st_size
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        with open(self._path(key), "rb") as fh:
+            fh.seek(start)
+            return fh.read(length)
+
+    def iter_bytes(self, key: str) -> Iterator[bytes]:
+        with open(self._path(key), "rb") as fh:
+            while chunk := fh.read(READ_CHUNK):
+                yield chunk
+
+    def download_to(self, key: str, fileobj: BinaryIO) -> None:
+        with open(self._path(key), "rb") as fh:
+            shutil.copyfileobj(fh, fileobj, READ_CHUNK)
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+
+    def promote(self, src: str, dst: str, *, lock_until: datetime | None = None) -> bool:
+        target = self._path(dst)
+        if target.exists():
+            self.delete(src)
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._path(src), target)
+        if lock_until is not None:
+            target.chmod(0o444)  # the local store's modest version of write-once
+        return True
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> None:
+        path = self._path(prefix.rstrip("/"))
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.is_file():
+            path.unlink(missing_ok=True)
+
+    def presigned_get(self, key: str, *, seconds: int, filename: str,
+                      content_type: str) -> str | None:
+        return None
+
+    def _staging(self, upload_id: str) -> Path:
+        return self._path(f"staging/{upload_id}/data")
+
+    def stage_append(self, upload_id: str, state: StagingState,
+                     chunks: Iterable[bytes], *, final_size: int) -> StagingState:
+        path = self._staging(upload_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = 0
+        with open(path, "ab") as fh:
+            fh.truncate(state.size)  # drop bytes of an attempt that was never acknowledged
+            fh.seek(state.size)
+            try:
+                for chunk in chunks:
+                    fh.write(chunk)
+                    written += len(chunk)
+            except BodyEnded:
+                fh.flush()
+                os.fsync(fh.fileno())
+                raise StagingInterrupted(StagingState(size=state.size + written)) from None
+            fh.flush()
+            os.fsync(fh.fileno())
+        return StagingState(size=state.size + written)
+
+    def stage_finish(self, upload_id: str, state: StagingState) -> str:
+        path = self._staging(upload_id)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        with open(path, "ab") as fh:
+            fh.truncate(state.size)
+        return f"staging/{upload_id}/data"
+
+    def stage_abort(self, upload_id: str, state: StagingState) -> None:
+        self.delete_prefix(f"staging/{upload_id}")

@@ -1,0 +1,186 @@
+"""Blob store on any S3 API through boto3; partial uploads are staged as multipart parts."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any, BinaryIO
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from monitor_api.storage.base import (
+    PART_SIZE,
+    READ_CHUNK,
+    BodyEnded,
+    StagingInterrupted,
+    StagingState,
+)
+
+
+class S3BlobStore:
+    """Objects in one bucket; originals optionally under Object Lock retention."""
+
+    kind = "s3"
+
+    def __init__(self, *, bucket: str, endpoint_url: str | None, region: str,
+                 access_key_id: str | None, secret_access_key: str | None,
+                 path_style: bool = True, sse: str | None = None) -> None:
+        config = Config(s3={"addressing_style": "path" if path_style else "virtual"},
+                        signature_version="s3v4", retries={"max_attempts": 4, "mode": "standard"},
+                        max_pool_connections=32)
+        self.client: Any = boto3.client(
+            "s3", endpoint_url=endpoint_url, region_name=region,
+            aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
+            config=config)
+        self.bucket = bucket
+        self.sse = sse
+
+    def _sse(self) -> dict[str, str]:
+        return {"ServerSideEncryption": self.sse} if self.sse else {}
+
+    def check(self) -> None:
+        self.client.head_bucket(Bucket=self.bucket)
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def size(self, key: str) -> int:
+        return int(self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=key,
+                                          Range=f"bytes={start}-{start + length - 1}")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "InvalidRange":
+                return b""  # an empty object
+            raise
+        return bytes(resp["Body"].read())
+
+    def iter_bytes(self, key: str) -> Iterator[bytes]:
+        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        try:
+            yield from body.iter_chunks(READ_CHUNK)
+        finally:
+            body.close()
+
+    def download_to(self, key: str, fileobj: BinaryIO) -> None:
+        # Not download_fileobj: its parallel ranged reads buffer many parts in memory at once.
+        for chunk in self.iter_bytes(key):
+            fileobj.write(chunk)
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
+        extra = {"ContentType": content_type} if content_type else {}
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **extra, **self._sse())
+
+    def promote(self, src: str, dst: str, *, lock_until: datetime | None = None) -> bool:
+        if self.exists(dst):
+            self.delete(src)
+            return False
+        self.client.copy_object(Bucket=self.bucket, Key=dst,
+                                CopySource={"Bucket": self.bucket, "Key": src}, **self._sse())
+        if lock_until is not None:  # Object Lock retention: not even we may delete it early
+            self.client.put_object_retention(
+                Bucket=self.bucket, Key=dst,
+                Retention={"Mode": "COMPLIANCE", "RetainUntilDate": lock_until})
+        self.delete(src)
+        return True
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def delete_prefix(self, prefix: str) -> None:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+            if keys:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
+
+    def presigned_get(self, key: str, *, seconds: int, filename: str,
+                      content_type: str) -> str | None:
+        return str(self.client.generate_presigned_url(
+            "get_object", ExpiresIn=seconds,
+            Params={"Bucket": self.bucket, "Key": key, "ResponseContentType": content_type,
+                    "ResponseContentDisposition": f'attachment; filename="{filename}"'}))
+
+    # --- staging: whole parts go to a multipart upload, the remainder to a tail object ---
+
+    @staticmethod
+    def _assembled(upload_id: str) -> str:
+        return f"staging/{upload_id}/assembled"
+
+    def stage_append(self, upload_id: str, state: StagingState,
+                     chunks: Iterable[bytes], *, final_size: int) -> StagingState:
+        buf = bytearray()
+        if state.tail_key:
+            buf += self.client.get_object(Bucket=self.bucket, Key=state.tail_key)["Body"].read()
+        new = StagingState(size=state.size, multipart_id=state.multipart_id,
+                           parts=list(state.parts))
+        try:
+            for chunk in chunks:
+                buf += chunk
+                new.size += len(chunk)
+                while len(buf) >= PART_SIZE:
+                    self._upload_part(upload_id, new, buf)
+        except BodyEnded:
+            self._keep_tail(upload_id, new, buf)
+            raise StagingInterrupted(new) from None
+        if new.size >= final_size and new.multipart_id is not None:
+            if buf:
+                self._upload_part(upload_id, new, buf)  # the last part may be small
+        else:
+            self._keep_tail(upload_id, new, buf)
+        return new
+
+    def _upload_part(self, upload_id: str, state: StagingState, buf: bytearray) -> None:
+        key = self._assembled(upload_id)
+        if state.multipart_id is None:
+            state.multipart_id = self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, **self._sse())["UploadId"]
+        data = bytes(buf[:PART_SIZE])
+        del buf[:PART_SIZE]
+        number = len(state.parts) + 1  # a failed attempt's parts are overwritten, never listed
+        etag = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=state.multipart_id,
+                                       PartNumber=number, Body=data)["ETag"]
+        state.parts.append({"n": number, "etag": etag, "size": len(data)})
+
+    def _keep_tail(self, upload_id: str, state: StagingState, buf: bytearray) -> None:
+        if not buf:
+            state.tail_key, state.tail_size = None, 0
+            return
+        # A fresh key each time: the tail the database points at is never overwritten.
+        key = f"staging/{upload_id}/tail-{uuid.uuid4().hex}"
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(buf), **self._sse())
+        state.tail_key, state.tail_size = key, len(buf)
+
+    def stage_finish(self, upload_id: str, state: StagingState) -> str:
+        if state.multipart_id is not None:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=self._assembled(upload_id),
+                UploadId=state.multipart_id,
+                MultipartUpload={"Parts": [{"PartNumber": p["n"], "ETag": p["etag"]}
+                                           for p in state.parts]})
+            return self._assembled(upload_id)
+        if state.tail_key:
+            return state.tail_key
+        self.client.put_object(Bucket=self.bucket, Key=self._assembled(upload_id), Body=b"",
+                               **self._sse())
+        return self._assembled(upload_id)
+
+    def stage_abort(self, upload_id: str, state: StagingState) -> None:
+        if state.multipart_id is not None:
+            with contextlib.suppress(ClientError):  # already completed or aborted
+                self.client.abort_multipart_upload(Bucket=self.bucket,
+                                                   Key=self._assembled(upload_id),
+                                                   UploadId=state.multipart_id)
+        self.delete_prefix(f"staging/{upload_id}/")

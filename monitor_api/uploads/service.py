@@ -1,0 +1,281 @@
+"""The tus 1.0 server's logic: create, report, append, terminate and expire uploads.
+
+Offsets and staging state live in the database and bytes in the blob store, so any server
+process can continue an upload. An append holds a PostgreSQL advisory lock on a separate
+autocommit connection (released by the server if the process dies) and no open
+transaction while the body streams in: a slow phone must not hold back the sync horizon.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from monitor_api import scope
+from monitor_api.audit import service as audit
+from monitor_api.auth import Principal
+from monitor_api.config import Settings
+from monitor_api.db import utcnow
+from monitor_api.errors import (
+    ApiError,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from monitor_api.photos import custody
+from monitor_api.photos import service as photos
+from monitor_api.photos.models import Photo
+from monitor_api.storage import BlobStore, StagingInterrupted, StagingState
+from monitor_api.uploads.models import Blob, Upload
+
+TUS_VERSION = "1.0.0"
+EXTENSIONS = "creation,checksum,termination,expiration"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Whole-file hash state of uploads this process is receiving, keyed by id -> (offset, hasher);
+# another process (or a restart) re-reads the staged bytes instead.
+_HASHERS: OrderedDict[uuid.UUID, tuple[int, Any]] = OrderedDict()
+_HASHERS_LOCK = threading.Lock()
+
+
+def parse_metadata(header: str | None) -> dict[str, str]:
+    """Decode `Upload-Metadata` ("key base64value,key2 base64value2")."""
+    out: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in (header or "").split(","))):
+        key, _, value = pair.partition(" ")
+        try:
+            out[key] = base64.b64decode(value.strip(), validate=True).decode() if value else ""
+        except (binascii.Error, UnicodeDecodeError):
+            raise ValidationFailed("Upload-Metadata values must be base64.",
+                                   errors={"Upload-Metadata": [f"bad value for {key!r}"]}) from None
+    return out
+
+
+def create(session: Session, principal: Principal, settings: Settings, *,
+           length_header: str | None, metadata_header: str | None) -> Upload:
+    """Start an upload for a photo; answer complete at once when the bytes are stored."""
+    if length_header is None:
+        raise ApiError("Send Upload-Length (deferred lengths are not supported).", status=400)
+    try:
+        length = int(length_header)
+    except ValueError:
+        raise ApiError("Upload-Length must be a non-negative integer.", status=400) from None
+    if length < 0:
+        raise ApiError("Upload-Length must be a non-negative integer.", status=400)
+    if length == 0:
+        raise ValidationFailed("An empty file is not a photo.",
+                               errors={"Upload-Length": ["must be > 0"]})
+    if length > settings.upload_max_bytes:
+        raise PayloadTooLarge(f"Upload-Length {length} exceeds Tus-Max-Size "
+                              f"{settings.upload_max_bytes}.")
+    meta = parse_metadata(metadata_header)
+    errors: dict[str, list[str]] = {}
+    try:
+        photo_id = uuid.UUID(meta.get("photo_id", ""))
+    except ValueError:
+        errors["photo_id"] = ["Upload-Metadata must carry photo_id, a UUID."]
+    sha = meta.get("sha256", "").lower()
+    if not _SHA256.match(sha):
+        errors["sha256"] = ["Upload-Metadata must carry sha256, 64 hex digits."]
+    if errors:
+        raise ValidationFailed("Upload-Metadata is incomplete.", errors=errors)
+    photo = session.get(Photo, photo_id)
+    if photo is not None:
+        photos.visible_photo(session, principal, photo_id)  # another team's photo: 404
+        if photo.sha256.lower() != sha or photo.byte_size != length:
+            raise Conflict("The photo record declares another sha256 or byte_size.",
+                           extra={"sha256": photo.sha256, "byte_size": photo.byte_size})
+    else:
+        scope.require_field_role(principal)
+    now = utcnow()
+    upload = Upload(photo_id=photo_id, declared_sha256=sha, length=length, offset=0,
+                    state="open", staging={}, meta={k: v[:200] for k, v in meta.items()},
+                    user_id=principal.user_id, device_id=principal.device_id,
+                    deduplicated=False,
+                    expires_at=now + timedelta(hours=settings.upload_expiry_hours))
+    session.add(upload)
+    session.flush()
+    custody.log(session, photo_id, "upload_started", upload_id=upload.id, sha256=sha,
+                details={"length": length, "photo_record": photo is not None})
+    blob = session.get(Blob, sha)
+    if blob is not None and blob.byte_size == length:
+        photos.complete_from_existing(session, upload, blob)
+    return upload
+
+
+def get_visible(session: Session, principal: Principal, upload_id: uuid.UUID) -> Upload:
+    """The caller's own upload; 404 for others', 410 once terminated or expired."""
+    upload = session.get(Upload, upload_id)
+    if upload is None or (upload.user_id != principal.user_id and not principal.is_admin):
+        raise NotFound("No such upload.")
+    if upload.state in ("terminated", "expired") or (
+            upload.state == "open" and upload.expires_at <= utcnow()):
+        raise ApiError("This upload expired or was terminated; create a new one.", status=410)
+    return upload
+
+
+def _lock_key(upload_id: uuid.UUID) -> int:
+    return int.from_bytes(upload_id.bytes[:8], "big", signed=True)
+
+
+def append(session: Session, principal: Principal, engine: Engine, store: BlobStore,
+           settings: Settings, upload_id: uuid.UUID, *, offset_header: str | None,
+           content_type: str | None, checksum_header: str | None,
+           open_body: Callable[[int], Iterator[bytes]]) -> Upload:
+    """Stream a PATCH body into staging at the expected offset; finish when complete."""
+    if content_type != "application/offset+octet-stream":
+        raise UnsupportedMediaType("PATCH takes Content-Type: application/offset+octet-stream.")
+    try:
+        offset = int(offset_header or "")
+    except ValueError:
+        raise ApiError("Send Upload-Offset as a non-negative integer.", status=400) from None
+    expected = _parse_checksum(checksum_header)
+    upload = get_visible(session, principal, upload_id)
+    _check_offset(upload, offset)
+    # Commit the authentication bookkeeping now so no transaction stays open while bytes
+    # arrive over a slow link (it would hold back every client's sync cursor).
+    session.commit()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as lock_conn:
+        key = _lock_key(upload_id)
+        if not lock_conn.scalar(text("select pg_try_advisory_lock(:k)"), {"k": key}):
+            raise Conflict("Another request is writing this upload; HEAD it and retry.")
+        try:
+            upload = _append_locked(session, store, settings, upload_id, offset, expected,
+                                    open_body)
+            session.commit()
+        finally:
+            lock_conn.execute(text("select pg_advisory_unlock(:k)"), {"k": key})
+    return upload
+
+
+def _append_locked(session: Session, store: BlobStore, settings: Settings,
+                   upload_id: uuid.UUID, offset: int, expected: bytes | None,
+                   open_body: Callable[[int], Iterator[bytes]]) -> Upload:
+    upload = session.scalar(select(Upload).where(Upload.id == upload_id)
+                            .execution_options(populate_existing=True))
+    assert upload is not None
+    _check_offset(upload, offset)
+    if upload.state == "complete":
+        return upload
+    hasher = _hasher_at(upload.id, offset)
+    chunk_hash = hashlib.sha256() if expected is not None else None
+
+    def chunks() -> Iterator[bytes]:
+        for chunk in open_body(upload.length - offset):
+            if hasher is not None:
+                hasher.update(chunk)
+            if chunk_hash is not None:
+                chunk_hash.update(chunk)
+            yield chunk
+
+    state = StagingState.from_json(upload.staging)
+    interrupted = False
+    try:
+        state = store.stage_append(str(upload.id), state, chunks(), final_size=upload.length)
+    except StagingInterrupted as exc:
+        if expected is not None:  # a partial chunk cannot match its checksum: drop it
+            raise ApiError("The body ended before its declared length.", status=400) from None
+        state, interrupted = exc.state, True
+    if chunk_hash is not None and chunk_hash.digest() != expected:
+        raise ApiError("Upload-Checksum does not match the bytes of this request; they were "
+                       "discarded.", status=460, headers={"Upload-Offset": str(offset)})
+    upload.offset, upload.staging = state.size, state.to_json()
+    upload.expires_at = utcnow() + timedelta(hours=settings.upload_expiry_hours)
+    _remember(upload.id, state.size, hasher)
+    if upload.offset == upload.length and not interrupted:
+        digest = hasher.hexdigest() if hasher is not None else None
+        photos.finish_upload(session, store, settings, upload, digest)
+        _forget(upload.id)
+    session.flush()
+    return upload
+
+
+def _check_offset(upload: Upload, offset: int) -> None:
+    if offset != upload.offset:
+        raise Conflict(f"Upload-Offset {offset} does not match the server's offset "
+                       f"{upload.offset}; HEAD the upload and resume from there.",
+                       headers={"Upload-Offset": str(upload.offset)})
+
+
+def _parse_checksum(header: str | None) -> bytes | None:
+    if not header:
+        return None
+    algorithm, _, value = header.strip().partition(" ")
+    if algorithm.lower() != "sha256":
+        raise ApiError(f"Checksum algorithm {algorithm!r} is not supported; use sha256.",
+                       status=400, headers={"Tus-Checksum-Algorithm": "sha256"})
+    try:
+        digest = base64.b64decode(value.strip(), validate=True)
+    except binascii.Error:
+        digest = b""
+    if len(digest) != 32:
+        raise ApiError("Upload-Checksum must be 'sha256 <base64 of 32 bytes>'.", status=400)
+    return digest
+
+
+def _hasher_at(upload_id: uuid.UUID, offset: int) -> Any:
+    if offset == 0:
+        return hashlib.sha256()
+    with _HASHERS_LOCK:
+        cached = _HASHERS.get(upload_id)
+    if cached is None or cached[0] != offset:
+        return None
+    return cached[1].copy()  # a copy: a failed attempt must not advance the stored state
+
+
+def _remember(upload_id: uuid.UUID, offset: int, hasher: Any) -> None:
+    if hasher is None:
+        return
+    with _HASHERS_LOCK:
+        _HASHERS[upload_id] = (offset, hasher)
+        _HASHERS.move_to_end(upload_id)
+        while len(_HASHERS) > 256:
+            _HASHERS.popitem(last=False)
+
+
+def _forget(upload_id: uuid.UUID) -> None:
+    with _HASHERS_LOCK:
+        _HASHERS.pop(upload_id, None)
+
+
+def terminate(session: Session, principal: Principal, store: BlobStore,
+              upload_id: uuid.UUID) -> None:
+    """Terminate an unfinished upload and free its staged bytes."""
+    upload = get_visible(session, principal, upload_id)
+    if upload.state == "complete":
+        raise Conflict("A complete upload is evidence and cannot be terminated.")
+    store.stage_abort(str(upload.id), StagingState.from_json(upload.staging))
+    upload.state, upload.staging = "terminated", {}
+    _forget(upload.id)
+    audit.record(session, "upload.terminate", target_type="upload", target_id=upload.id,
+                 details={"photo_id": str(upload.photo_id), "offset": upload.offset})
+
+
+def clean_expired(session: Session, store: BlobStore, *, limit: int = 1000) -> int:
+    """Expire open uploads past their expiry and delete their staged bytes."""
+    rows = session.scalars(select(Upload).where(Upload.state == "open",
+                                                Upload.expires_at <= utcnow())
+                           .order_by(Upload.expires_at).limit(limit)
+                           .with_for_update(skip_locked=True))
+    count = 0
+    for upload in rows:
+        store.stage_abort(str(upload.id), StagingState.from_json(upload.staging))
+        upload.state, upload.staging = "expired", {}
+        audit.record(session, "upload.expire", target_type="upload", target_id=upload.id,
+                     details={"photo_id": str(upload.photo_id), "offset": upload.offset})
+        count += 1
+    session.flush()
+    return count

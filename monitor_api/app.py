@@ -101,6 +101,9 @@ def _register_blueprints(app: Flask, api: Api) -> None:
 
     for blp in (photos_blp, uploads_blp):
         api.register_blueprint(blp)
+    from monitor_api.sync_api.routes import blp as sync_blp  # sync engine endpoints
+
+    api.register_blueprint(sync_blp)
 
 
 def _request_hooks(app: Flask) -> None:

@@ -1,0 +1,77 @@
+"""GET/POST /api/v1/sync: the WatermelonDB-style pull and push (SYNC_PROTOCOL.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from monitor_api.auth import current_principal, roles_required
+from monitor_api.db import get_session
+from monitor_api.sync_api import service
+from monitor_api.sync_api.wire import json_response, read_json_body
+
+blp = Blueprint("sync", __name__, url_prefix="/api/v1/sync",
+                description="Offline sync for phones (device token required).")
+
+PULL_PARAMS = [
+    {"in": "query", "name": "last_pulled_at", "schema": {"type": "string"},
+     "description": "The `timestamp` of your last pull; absent, empty or `null` first."},
+    {"in": "query", "name": "schema_version", "schema": {"type": "integer"},
+     "description": "Your local schema version; outside the supported range → 426."},
+    {"in": "query", "name": "migration", "schema": {"type": "string"},
+     "description": "WatermelonDB migration JSON {from, tables, columns}, or null."},
+]
+PUSH_PARAMS = [
+    PULL_PARAMS[0], PULL_PARAMS[1],
+    {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"},
+     "description": "Retry a lost push with the same key: the first result comes back."},
+    {"in": "header", "name": "Content-Encoding", "schema": {"type": "string",
+                                                             "enum": ["gzip", "identity"]}},
+]
+OBJ = {"type": "object"}
+
+
+@blp.route("")
+class Sync(MethodView):
+    @roles_required(device=True)
+    @blp.doc(parameters=PULL_PARAMS, responses={"200": {
+        "description": "{changes: {table: {created, updated, deleted}}, timestamp, has_more}",
+        "content": {"application/json": {"schema": OBJ}}}})
+    def get(self) -> Response:
+        """Pull the changes since last_pulled_at (one page; has_more says pull again)."""
+        body = service.pull_changes(
+            get_session(), current_principal(), settings=current_app.config["SETTINGS"],
+            last_pulled_at=request.args.get("last_pulled_at"),
+            schema_version=request.args.get("schema_version"),
+            migration=request.args.get("migration"))
+        return json_response(request, body)
+
+    @roles_required(device=True)
+    @blp.doc(parameters=PUSH_PARAMS, requestBody={
+        "description": "The changes object {table: {created, updated, deleted}}, may be gzip.",
+        "content": {"application/json": {"schema": OBJ}}}, responses={"200": {
+            "description": "Accepted; {experimentalRejectedIds, rejected, applied}",
+            "content": {"application/json": {"schema": OBJ}}}})
+    def post(self) -> Response:
+        """Push local changes in one transaction; invalid records are rejected one by one."""
+        settings = current_app.config["SETTINGS"]
+        changes, raw = read_json_body(request, settings.sync_max_body_bytes)
+        body = service.push_changes(
+            get_session(), current_principal(), settings=settings,
+            last_pulled_at=request.args.get("last_pulled_at"),
+            schema_version=request.args.get("schema_version"), changes=changes, body=raw,
+            idempotency_key=request.headers.get("Idempotency-Key"))
+        return json_response(request, body)
+
+
+@blp.route("/status")
+class SyncStatus(MethodView):
+    @roles_required("admin")
+    @blp.doc(responses={"200": {"description": "horizon, snapshot, oldest transaction age",
+                                "content": {"application/json": {"schema": OBJ}}}})
+    def get(self) -> Any:
+        """Sync horizon and its lag: the oldest open transaction holds every pull back."""
+        return service.sync_status(get_session())

@@ -1,0 +1,124 @@
+"""Sync service: parse the protocol's parameters, run the engine, audit, map its errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+import sync
+from monitor_api.audit.service import record
+from monitor_api.auth import Principal
+from monitor_api.config import Settings
+from monitor_api.errors import ApiError, ValidationFailed
+from monitor_api.sync_api.registry import registry
+
+
+def _actor(principal: Principal) -> sync.Actor:
+    return sync.Actor(principal.user_id, principal.device_id, context=principal)
+
+
+def parse_cursor(value: str | None) -> int | None:
+    """last_pulled_at: absent, empty or "null" on first sync; else an issued timestamp."""
+    if value is None or value.strip() in ("", "null", "undefined"):
+        return None
+    try:
+        cursor = int(value)
+    except ValueError:
+        cursor = -1
+    if not 0 <= cursor <= sync.MAX_CURSOR:
+        raise ValidationFailed("last_pulled_at must be a timestamp this server issued.",
+                               errors={"last_pulled_at": ["Not a valid sync timestamp."]})
+    return cursor
+
+
+def check_schema_version(value: str | None, settings: Settings) -> None:
+    """426 outside [sync_schema_min, sync_schema_max]; absent means the current version."""
+    if value is None or value.strip() in ("", "null"):
+        return
+    try:
+        version = int(value)
+    except ValueError:
+        raise ValidationFailed("schema_version must be an integer.",
+                               errors={"schema_version": ["Not an integer."]}) from None
+    lo, hi = settings.sync_schema_min, settings.sync_schema_max
+    if not lo <= version <= hi:
+        raise ApiError(f"Schema version {version} is not supported; this server supports "
+                       f"{lo} to {hi}. Update the app.", status=426,
+                       extra={"supported": {"min": lo, "max": hi}})
+
+
+def parse_migration(value: str | None) -> set[str]:
+    """WatermelonDB's migration param: the tables (and tables with new columns) to send whole."""
+    if value is None or value.strip() in ("", "null"):
+        return set()
+    try:
+        data = json.loads(value)
+    except ValueError:
+        raise ApiError("migration is not valid JSON.", status=400) from None
+    known = {t.name for t in registry().tables}
+    problems: list[str] = []
+    if not isinstance(data, dict) or not isinstance(data.get("from"), int) or not isinstance(
+            data.get("tables", []), list) or not isinstance(data.get("columns", []), list):
+        raise ValidationFailed("migration must be {from, tables, columns}.",
+                               errors={"migration": ["Expected {from: int, tables: [...], "
+                                                     "columns: [{table, columns}]}."]})
+    tables = set()
+    for name in data.get("tables", []):
+        tables.add(name)
+    for item in data.get("columns", []):
+        if not isinstance(item, dict) or not isinstance(item.get("columns"), list):
+            problems.append("Each columns entry must be {table, columns: [...]}.")
+            continue
+        tables.add(item.get("table"))
+    problems += [f"Unknown table {t!r}." for t in tables if t not in known]
+    if problems:
+        raise ValidationFailed("migration names unknown tables or is malformed.",
+                               errors={"migration": problems})
+    return tables
+
+
+def _map(exc: sync.SyncError) -> ApiError:
+    return ApiError(exc.detail, status=exc.status, slug=exc.slug, extra=exc.extra)
+
+
+def pull_changes(session: Session, principal: Principal, *, settings: Settings,
+                 last_pulled_at: str | None, schema_version: str | None,
+                 migration: str | None) -> dict[str, Any]:
+    """One pull page for the device's user."""
+    check_schema_version(schema_version, settings)
+    req = sync.PullRequest(cursor=parse_cursor(last_pulled_at), limit=settings.sync_page_records,
+                           full=parse_migration(migration))
+    try:
+        return sync.pull(session, registry(), _actor(principal), req)
+    except sync.SyncError as exc:
+        raise _map(exc) from None
+
+
+def push_changes(session: Session, principal: Principal, *, settings: Settings,
+                 last_pulled_at: str | None, schema_version: str | None, changes: Any,
+                 body: bytes, idempotency_key: str | None) -> dict[str, Any]:
+    """Apply one push in the request's transaction (the request commits it)."""
+    check_schema_version(schema_version, settings)
+    cursor = parse_cursor(last_pulled_at)
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= 200:
+        raise ValidationFailed("Idempotency-Key must be 1 to 200 characters.",
+                               errors={"Idempotency-Key": ["1 to 200 characters."]})
+    request_hash = sync.push_body_hash(body + f"|{cursor}".encode())
+    try:
+        result = sync.push(session, registry(), _actor(principal), changes, cursor=cursor,
+                           max_records=settings.sync_max_push_records, key=idempotency_key,
+                           request_hash=request_hash)
+    except sync.SyncError as exc:
+        raise _map(exc) from None
+    record(session, "sync.push", target_type="device", target_id=principal.device_id,
+           details={"applied": result.get("applied", {}),
+                    "rejected": len(result.get("rejected", [])),
+                    "idempotency_key": idempotency_key})
+    return result
+
+
+def sync_status(session: Session) -> dict[str, Any]:
+    """The horizon and its lag (what holds pulls back)."""
+    return sync.horizon_status(session)

@@ -1,0 +1,56 @@
+"""Bytes on the wire: bounded gzip request bodies and gzip responses."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from typing import Any
+
+from flask import Request, Response
+
+from monitor_api.errors import ApiError, PayloadTooLarge, UnsupportedMediaType
+
+GZIP_MIN_BYTES = 1024
+
+
+def read_json_body(request: Request, limit: int) -> tuple[Any, bytes]:
+    """The decoded JSON body and its decompressed bytes; 413 past `limit` decompressed bytes."""
+    request.max_content_length = limit  # Flask 3.1: per request; also caps compressed bytes
+    data = request.get_data(cache=False)
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding == "gzip":
+        data = _gunzip(data, limit)
+    elif encoding not in ("identity", ""):
+        raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; use gzip.")
+    if len(data) > limit:
+        raise PayloadTooLarge(f"The body exceeds the limit of {limit} bytes.",
+                              extra={"limit": limit})
+    try:
+        return json.loads(data), data
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError("The request body is not valid JSON.", status=400) from exc
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """Decompress at most limit+1 bytes: a gzip bomb stops here, never in memory."""
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise ApiError("The body is not valid gzip.", status=400) from exc
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise PayloadTooLarge(f"The decompressed body exceeds the limit of {limit} bytes.",
+                              extra={"limit": limit})
+    return out
+
+
+def json_response(request: Request, body: Any, status: int = 200) -> Response:
+    """A JSON response, gzip-encoded when the client accepts it and it is worth it."""
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    resp = Response(data, status=status, mimetype="application/json")
+    resp.headers["Vary"] = "Accept-Encoding"
+    if len(data) >= GZIP_MIN_BYTES and request.accept_encodings["gzip"] > 0:
+        resp.set_data(gzip.compress(data, compresslevel=5))
+        resp.headers["Content-Encoding"] = "gzip"
+    return resp

@@ -1,0 +1,127 @@
+"""Raw record fields: how a flat WatermelonDB-style value maps to and from a database column."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MS = timedelta(milliseconds=1)
+KINDS = ("str", "uuid", "int", "float", "bool", "time", "json", "lat", "lng")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One raw column: its name, kind, and the database column it lives in."""
+
+    name: str
+    kind: str = "str"
+    column: str | None = None  # defaults to `name`; lat/lng name the point column
+
+    @property
+    def db(self) -> str:
+        return self.column or self.name
+
+
+def ms_from_datetime(value: datetime | None) -> int | None:
+    """Integer milliseconds since the epoch."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - EPOCH) // MS
+
+
+def datetime_from_ms(value: int | None) -> datetime | None:
+    return None if value is None else EPOCH + int(value) * MS
+
+
+def json_text(value: Any) -> str | None:
+    """Canonical JSON text of a structured value (what raw records carry)."""
+    if value is None:
+        return None
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+
+
+def to_raw_value(kind: str, value: Any) -> Any:
+    """A database value as the raw record carries it."""
+    if value is None:
+        return None
+    if kind == "uuid":
+        return str(value)
+    if kind == "time":
+        return ms_from_datetime(value)
+    if kind == "json":
+        return json_text(value)
+    if kind in ("float", "lat", "lng"):
+        return float(value)
+    return value
+
+
+def to_db_value(kind: str, value: Any) -> Any:
+    """A validated raw value as the database column takes it (points are built by the codec)."""
+    if value is None:
+        return None
+    if kind == "uuid":
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    if kind == "time":
+        return datetime_from_ms(value)
+    if kind == "json":
+        return json.loads(value) if isinstance(value, str) else value
+    if kind == "float":
+        return float(value)
+    return value
+
+
+def canonical(kind: str, value: Any) -> Any:
+    """A comparable form of a raw value (JSON text parsed, numbers as floats)."""
+    if value is None:
+        return None
+    if kind == "json":
+        return json.loads(value) if isinstance(value, str) else value
+    if kind in ("float", "lat", "lng"):
+        return float(value)
+    if kind == "uuid":
+        return str(value).lower()
+    return value
+
+
+class Codec:
+    """Converts whole records between raw form and database rows for one table."""
+
+    def __init__(self, fields: tuple[Field, ...]) -> None:
+        self.fields = fields
+        self.by_name = {f.name: f for f in fields}
+        self.point = next((f.db for f in fields if f.kind in ("lat", "lng")), None)
+
+    def to_raw(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """A database row (lat/lng already split out by the select) as a raw record."""
+        return {f.name: to_raw_value(f.kind, row[f.name]) for f in self.fields}
+
+    def to_db(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Column values for the fields present in `raw` (lat/lng become one point)."""
+        out: dict[str, Any] = {}
+        for name, value in raw.items():
+            f = self.by_name.get(name)
+            if f is None or f.kind in ("lat", "lng"):
+                continue
+            out[f.db] = to_db_value(f.kind, value)
+        if self.point and ("lat" in raw or "lng" in raw):
+            lat, lng = raw.get("lat"), raw.get("lng")
+            out[self.point] = (None if lat is None or lng is None
+                               else f"SRID=4326;POINT({float(lng)!r} {float(lat)!r})")
+        return out
+
+    def same(self, pushed: Mapping[str, Any], server: Mapping[str, Any]) -> bool:
+        """Whether every pushed field equals the server's value."""
+        for name, value in pushed.items():
+            f = self.by_name.get(name)
+            if f is None:
+                continue
+            if canonical(f.kind, value) != canonical(f.kind, server.get(name)):
+                return False
+        return True

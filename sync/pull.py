@@ -1,0 +1,143 @@
+"""Pull: the changes in [cursor, H) visible to the actor, cut only at transaction boundaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from sync.registry import Actor, Registry, SyncTable
+from sync.store import as_int, horizon, scope_changes, tombstones, xid
+
+
+@dataclass
+class PullRequest:
+    """A parsed pull: cursor None means first sync; `full` names tables sent whole."""
+
+    cursor: int | None
+    limit: int
+    full: set[str] = field(default_factory=set)
+
+
+def _empty(registry: Registry) -> dict[str, dict[str, list[Any]]]:
+    return {t.name: {"created": [], "updated": [], "deleted": []} for t in registry.tables}
+
+
+def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -> dict[str, Any]:
+    """Build one pull response: {changes, timestamp, has_more[, experimentalStrategy]}."""
+    h = horizon(session)
+    out: dict[str, Any] = {}
+    lo, limit, full = req.cursor, req.limit, set(req.full)
+    if lo is not None and lo > h:
+        # Not a cursor we issued (e.g. restored into a new cluster): resend everything.
+        out["experimentalStrategy"] = "replacement"
+        lo, limit = None, 0
+    start = lo or 0
+    hi, has_more = h, False
+    if limit:
+        cut = _page_cut(session, registry, actor, start, h, limit)
+        if cut is not None:
+            hi, has_more = cut, True
+    changes = _empty(registry)
+    affected = (registry.scope_changes(actor, start, hi)
+                if registry.scope_changes is not None and lo is not None else None)
+    for st in registry.tables:
+        if not st.pull:
+            continue
+        bucket = changes[st.name]
+        _rows(session, st, actor, bucket, start, hi, st.name in full, first=lo is None)
+        if lo is not None:
+            _deletions(session, registry, st, actor, bucket, start, hi)
+            if affected is not None and st.scope_key:
+                _rescoped(session, st, actor, bucket, affected, start)
+    out.update({"changes": changes, "timestamp": hi, "has_more": has_more})
+    return out
+
+
+def _window(st: SyncTable, lo: int, hi: int) -> sa.ColumnElement[bool]:
+    return sa.and_(st.xid() >= xid(lo), st.xid() < xid(hi))
+
+
+def _page_cut(session: Session, registry: Registry, actor: Actor, lo: int, hi: int,
+              limit: int) -> int | None:
+    """The first transaction that would overflow the page, or None when all fits."""
+    counts: dict[int, int] = {}
+
+    def add(query: sa.Select[Any]) -> None:
+        for stamp, n in session.execute(query):
+            counts[stamp] = counts.get(stamp, 0) + n
+
+    for st in registry.tables:
+        if not st.pull:
+            continue
+        x = st.xid()
+        cond = _window(st, lo, hi)
+        if not st.leave_scope_as_deleted:
+            cond = sa.and_(cond, st.where_scope(actor))
+        add(sa.select(as_int(x), sa.func.count()).select_from(st.table).where(cond)
+            .group_by(x).order_by(x).limit(limit + 1))
+    for q in (sa.select(as_int(tombstones.c.change_xid), sa.func.count())
+              .where(tombstones.c.change_xid >= xid(lo), tombstones.c.change_xid < xid(hi))
+              .group_by(tombstones.c.change_xid).order_by(tombstones.c.change_xid)
+              .limit(limit + 1),
+              sa.select(as_int(scope_changes.c.change_xid), sa.func.count())
+              .where(scope_changes.c.change_xid >= xid(lo), scope_changes.c.change_xid < xid(hi))
+              .group_by(scope_changes.c.change_xid).order_by(scope_changes.c.change_xid)
+              .limit(limit + 1)):
+        add(q)
+    total = 0
+    for stamp in sorted(counts):
+        if total and total + counts[stamp] > limit:
+            return stamp
+        total += counts[stamp]
+    return None
+
+
+def _rows(session: Session, st: SyncTable, actor: Actor, bucket: dict[str, list[Any]],
+          lo: int, hi: int, whole: bool, first: bool) -> None:
+    cond = st.where_scope(actor)
+    if not whole:
+        cond = sa.and_(cond, _window(st, lo, hi))
+    created = st.is_new(None if first else lo).label("_new")
+    query = sa.select(*st.columns(), created).where(cond).order_by(st.xid(), st.table.c.id)
+    seen = {r["id"] for r in bucket["created"]} | {r["id"] for r in bucket["updated"]}
+    for row in session.execute(query).mappings():
+        raw = st.codec.to_raw(row)
+        if raw["id"] not in seen:
+            bucket["created" if row["_new"] else "updated"].append(raw)
+
+
+def _deletions(session: Session, registry: Registry, st: SyncTable, actor: Actor,
+               bucket: dict[str, list[Any]], lo: int, hi: int) -> None:
+    ids: list[str] = []
+    tomb = sa.and_(tombstones.c.table_name == st.name, tombstones.c.change_xid >= xid(lo),
+                   tombstones.c.change_xid < xid(hi))
+    if st.scope is not None and registry.tombstone_visible is not None:
+        tomb = sa.and_(tomb, registry.tombstone_visible(actor, tombstones))
+    ids += [str(i) for i in session.scalars(sa.select(tombstones.c.record_id).where(tomb))]
+    if st.leave_scope_as_deleted and st.scope is not None:
+        gone = sa.and_(_window(st, lo, hi), sa.not_(st.where_scope(actor)))
+        ids += [str(i) for i in session.scalars(sa.select(st.table.c.id).where(gone))]
+    bucket["deleted"].extend(ids)
+
+
+def _rescoped(session: Session, st: SyncTable, actor: Actor, bucket: dict[str, list[Any]],
+              affected: sa.Select[Any], lo: int) -> None:
+    """Scope roots gained since the cursor come whole; lost ones go as deleted."""
+    key = st.table.c[st.scope_key or "id"]
+    in_root = key.in_(affected)
+    seen = {r["id"] for r in bucket["created"]} | {r["id"] for r in bucket["updated"]}
+    created = st.is_new(lo).label("_new")
+    query = sa.select(*st.columns(), created).where(in_root, st.where_scope(actor))
+    for row in session.execute(query.order_by(st.xid(), st.table.c.id)).mappings():
+        raw = st.codec.to_raw(row)
+        if raw["id"] not in seen:
+            bucket["created" if row["_new"] else "updated"].append(raw)
+    lost = sa.select(st.table.c.id).where(in_root, sa.not_(st.where_scope(actor)))
+    deleted = set(bucket["deleted"])
+    for rid in session.scalars(lost):
+        if str(rid) not in deleted:
+            bucket["deleted"].append(str(rid))
+

@@ -1,0 +1,142 @@
+"""The engine's own tables (created by migration 0003) and the commit-safe horizon."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import UserDefinedType
+
+MAX_CURSOR = 2**53 - 1
+
+
+class XID8(UserDefinedType[str]):
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "xid8"
+
+
+def xid(value: int) -> ColumnElement[Any]:
+    """An xid8 literal (cursors are integers; xid8 is compared in SQL)."""
+    return sa.literal_column(f"'{int(value)}'::xid8")
+
+
+def as_int(column: ColumnElement[Any]) -> ColumnElement[int]:
+    return sa.cast(sa.cast(column, sa.Text), sa.BigInteger)
+
+
+meta = sa.MetaData()
+_now = sa.text("now()")
+_xid = sa.text("pg_current_xact_id()")
+
+tombstones = sa.Table(
+    "sync_tombstones", meta,
+    sa.Column("table_name", sa.String(60), primary_key=True),
+    sa.Column("record_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("scope_id", UUID(as_uuid=True)),
+    sa.Column("scope_group_id", UUID(as_uuid=True)),
+    sa.Column("user_id", UUID(as_uuid=True)),
+    sa.Column("device_id", UUID(as_uuid=True)),
+    sa.Column("deleted_at", sa.DateTime(timezone=True), server_default=_now),
+    sa.Column("change_xid", XID8(), server_default=_xid),
+)
+
+revisions = sa.Table(
+    "sync_revisions", meta,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
+    sa.Column("table_name", sa.String(60)),
+    sa.Column("record_id", UUID(as_uuid=True)),
+    sa.Column("op", sa.String(10)),
+    sa.Column("before", JSONB),
+    sa.Column("after", JSONB),
+    sa.Column("user_id", UUID(as_uuid=True)),
+    sa.Column("device_id", UUID(as_uuid=True)),
+    sa.Column("source", sa.String(20)),
+    sa.Column("quarantine_id", UUID(as_uuid=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now),
+    sa.Column("change_xid", XID8(), server_default=_xid),
+)
+
+quarantine = sa.Table(
+    "sync_quarantine", meta,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("table_name", sa.String(100)),
+    sa.Column("record_id", sa.String(100)),
+    sa.Column("visit_id", UUID(as_uuid=True)),
+    sa.Column("op", sa.String(10)),
+    sa.Column("raw", JSONB),
+    sa.Column("errors", JSONB),
+    sa.Column("user_id", UUID(as_uuid=True)),
+    sa.Column("device_id", UUID(as_uuid=True)),
+    sa.Column("received_at", sa.DateTime(timezone=True), server_default=_now),
+    sa.Column("status", sa.String(20), server_default="pending"),
+    sa.Column("resolved_by_id", UUID(as_uuid=True)),
+    sa.Column("resolved_at", sa.DateTime(timezone=True)),
+    sa.Column("resolution", JSONB),
+)
+
+idempotency = sa.Table(
+    "sync_idempotency", meta,
+    sa.Column("device_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("request_hash", sa.String(64)),
+    sa.Column("status", sa.Integer),
+    sa.Column("body", JSONB),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now),
+)
+
+scope_changes = sa.Table(
+    "sync_scope_changes", meta,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(20)),
+    sa.Column("user_id", UUID(as_uuid=True)),
+    sa.Column("team_id", UUID(as_uuid=True)),
+    sa.Column("visit_id", UUID(as_uuid=True)),
+    sa.Column("old_team_id", UUID(as_uuid=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now),
+    sa.Column("change_xid", XID8(), server_default=_xid),
+)
+
+
+def horizon(session: Session) -> int:
+    """H: every transaction of this database below it has finished, so its rows are final.
+
+    This is pg_snapshot_xmin(pg_current_snapshot()) restricted to transactions of the
+    current database: xids are cluster-wide, and a transaction in another database (which
+    cannot write our rows) must not hold our cursor back. The snapshot is taken first; the
+    running transactions are read after it, so one that starts in between has an xid at or
+    above the snapshot's xmax and is excluded by it anyway.
+    """
+    snap = session.scalar(sa.text("select pg_current_snapshot()::text"))
+    _xmin, xmax, xip = snap.split(":")
+    running = [int(x) for x in xip.split(",") if x]
+    if not running:
+        return int(xmax)
+    session.execute(sa.text("select pg_stat_clear_snapshot()"))
+    ours = {int(x) for x in session.scalars(sa.text(
+        "select backend_xid::text from pg_stat_activity "
+        "where datname = current_database() and backend_xid is not null "
+        "union all select transaction::text from pg_prepared_xacts "
+        "where database = current_database()"))}
+    mine = [x for x in running if x & 0xFFFFFFFF in ours]
+    return min(mine) if mine else int(xmax)
+
+
+def horizon_status(session: Session) -> dict[str, Any]:
+    """The horizon and what holds it back (the oldest open transaction of this database)."""
+    h = horizon(session)
+    row = session.execute(sa.text(
+        "select pg_snapshot_xmax(pg_current_snapshot())::text as xmax, "
+        "(select extract(epoch from now() - min(xact_start)) from pg_stat_activity "
+        " where datname = current_database() and backend_xid is not null "
+        " and pid <> pg_backend_pid()) as age, "
+        "(select pid from pg_stat_activity where datname = current_database() "
+        " and backend_xid is not null and pid <> pg_backend_pid() "
+        " order by xact_start limit 1) as pid")).one()
+    return {"horizon": h, "next_xid": int(row.xmax), "lag_xids": int(row.xmax) - h,
+            "oldest_transaction_age_seconds": None if row.age is None else float(row.age),
+            "oldest_transaction_pid": row.pid}

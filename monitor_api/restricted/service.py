@@ -101,8 +101,11 @@ def _present(session: Session, principal: Principal, rows: list[Any]) -> tuple[s
     if principal.role != "legal_aid":
         return "full", [row[0] for row in rows]
     interview_ids = {row[0].interview_id for row in rows if row[0].interview_id}
-    refer = dict(session.execute(select(Interview.id, Interview.consent_to_refer).where(
-        Interview.id.in_(interview_ids)))) if interview_ids else {}
+    refer: dict[uuid.UUID, bool] = {}
+    if interview_ids:
+        pairs = session.execute(select(Interview.id, Interview.consent_to_refer).where(
+            Interview.id.in_(interview_ids)))
+        refer = {interview_id: consent for interview_id, consent in pairs}
     return "legal_aid", [_legal_aid_view(a, v, f, refer) for a, v, f in rows]
 
 

@@ -22,6 +22,8 @@ from monitor_api.errors import ApiError, Forbidden, Unauthorized
 
 SESSION_PREFIX = "mas_"
 DEVICE_PREFIX = "mad_"
+# The acting "user" of the command line: an admin that is no row of `users`.
+SYSTEM_USER_ID = uuid.UUID(int=0)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -59,6 +61,11 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+
+def system_principal() -> Principal:
+    """An admin principal for the command line (audited with request id "cli", no user)."""
+    return Principal(SYSTEM_USER_ID, "admin", "cli")
 
 
 def _bearer() -> str | None:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor_api.accounts.models import ROLES
 from monitor_api.config import ConfigError, Settings
 
 
@@ -67,35 +68,36 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     import getpass
 
     from monitor_api.accounts.service import create_user
+    from schemas.accounts import UserCreate
 
     password = args.password or getpass.getpass("password: ")
+    data = UserCreate().load({"username": args.username, "role": args.role,
+                              "display_name": args.name or args.username, "password": password,
+                              **({"email": args.email} if args.email else {})})
     with _session(settings) as session:
-        user = create_user(session, username=args.username, display_name=args.name or
-                           args.username, role=args.role, password=password, email=args.email)
+        user = create_user(session, **data)
         print(user.id)
     return 0
 
 
 def cmd_create_team(settings: Settings, args: argparse.Namespace) -> int:
-    from monitor_api.accounts.models import Team, TeamMember, User
+    from monitor_api.accounts import service
+    from monitor_api.accounts.models import User
+    from monitor_api.auth import system_principal
 
     with _session(settings) as session:
-        lead = session.scalar(select(User).where(User.username == args.lead)) if args.lead \
-            else None
-        team = Team(name=args.name, lead_id=lead.id if lead else None)
-        session.add(team)
-        session.flush()
-        for username in [*(args.members or []), *([args.lead] if args.lead else [])]:
-            user = session.scalar(select(User).where(User.username == username))
-            if user is None:
+        def user_id(username: str) -> uuid.UUID:
+            found = session.scalar(select(User.id).where(User.username == username))
+            if found is None:
                 raise SystemExit(f"no such user: {username}")
-            if session.get(TeamMember, (team.id, user.id)) is None:
-                session.add(TeamMember(team_id=team.id, user_id=user.id))
-                session.flush()
-        from monitor_api.audit.service import record
+            return found
 
-        record(session, "team.create", target_type="team", target_id=team.id,
-               details={"name": args.name})
+        members = [user_id(name) for name in args.members or []]
+        admin = system_principal()
+        team = service.create_team(session, admin, name=args.name,
+                                   lead_id=user_id(args.lead) if args.lead else None)
+        for member in members:
+            service.add_member(session, admin, team.id, member)
         print(team.id)
     return 0
 
@@ -118,12 +120,10 @@ def cmd_register_device(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_revoke_device(settings: Settings, args: argparse.Namespace) -> int:
     from monitor_api.accounts.devices import revoke_device
-    from monitor_api.auth import Principal
+    from monitor_api.auth import system_principal
 
     with _session(settings) as session:
-        admin = Principal(uuid.UUID(int=0), "admin", "cli")
-        device = revoke_device(session, admin, uuid.UUID(args.device_id), args.reason)
-        device.revoked_by_id = None
+        device = revoke_device(session, system_principal(), args.device_id, args.reason)
         print(f"revoked {device.id}")
     return 0
 
@@ -155,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_seed)
     p = sub.add_parser("create-user", help="create a user")
     p.add_argument("username")
-    p.add_argument("--role", required=True)
+    p.add_argument("--role", required=True, choices=ROLES)
     p.add_argument("--name")
     p.add_argument("--email")
     p.add_argument("--password", help="default: asked on the terminal")
@@ -171,7 +171,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--platform")
     p.set_defaults(fn=cmd_register_device)
     p = sub.add_parser("revoke-device", help="revoke a device at once")
-    p.add_argument("device_id")
+    p.add_argument("device_id", type=uuid.UUID)
     p.add_argument("--reason")
     p.set_defaults(fn=cmd_revoke_device)
     p = sub.add_parser("verify-audit", help="verify the audit hash chain")
@@ -199,12 +199,18 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    from marshmallow import ValidationError
+
     from monitor_api.errors import ApiError
 
     try:
         return args.fn(settings, args)
     except ApiError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
+    except ValidationError as exc:
+        for field, messages in exc.normalized_messages().items():
+            print(f"error: {field}: {' '.join(map(str, messages))}", file=sys.stderr)
         return 1
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from monitor_api.accounts.models import FIELD_ROLES, Device, TeamMember
 from monitor_api.audit import service as audit
-from monitor_api.auth import DEVICE_PREFIX, Principal, new_token
+from monitor_api.auth import DEVICE_PREFIX, SYSTEM_USER_ID, Principal, new_token
 from monitor_api.db import utcnow
 from monitor_api.errors import Conflict, Forbidden, NotFound
 
@@ -71,7 +71,7 @@ def revoke_device(session: Session, principal: Principal, device_id: uuid.UUID,
     if device.revoked_at is not None:
         raise Conflict("This device is already revoked.")
     device.revoked_at = utcnow()
-    device.revoked_by_id = principal.user_id
+    device.revoked_by_id = None if principal.user_id == SYSTEM_USER_ID else principal.user_id
     device.revoke_reason = reason
     session.flush()
     audit.record(session, "device.revoke", target_type="device", target_id=device.id,

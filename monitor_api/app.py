@@ -107,10 +107,17 @@ def _register_blueprints(app: Flask, api: Api) -> None:
 
 
 def _request_hooks(app: Flask) -> None:
+    from monitor_api.auth import auth_check_for
+
     @app.before_request
     def _start() -> Response | None:
         rid = request.headers.get("X-Request-ID", "")
         g.request_id = rid if _REQUEST_ID.match(rid) else secrets.token_hex(12)
+        # Authenticate (and check the role) before any body or query is parsed: an anonymous
+        # or unauthorised caller gets 401/403, never a validation answer.
+        check = auth_check_for(app.view_functions.get(request.endpoint or ""), request.method)
+        if check is not None:
+            check()
         if request.method in ("POST", "PUT", "PATCH") and not request.path.startswith(
                 RAW_BODY_PREFIXES):
             has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(

@@ -144,19 +144,36 @@ def current_principal() -> Principal:
     return g.principal
 
 
+def auth_check_for(view: Any, method: str) -> Callable[[], Principal] | None:
+    """The roles_required check of the function serving `method` on `view`, if it has one."""
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        name = method.lower()
+        view = getattr(view_class, name, None) or (
+            getattr(view_class, "get", None) if name == "head" else None)
+    return getattr(view, "auth_check", None)
+
+
 def roles_required(*roles: str, device: bool = False) -> Callable[[F], F]:
     """Require a valid token, one of `roles` (any when empty) and, if `device`, a device token."""
+
+    def check() -> Principal:
+        principal = current_principal()
+        if roles and principal.role not in roles:
+            raise Forbidden(f"The {principal.role} role may not do this.")
+        if device and principal.device_id is None:
+            raise Forbidden("This endpoint takes a device token; register the device first.")
+        return principal
 
     def decorator(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = current_principal()
-            if roles and principal.role not in roles:
-                raise Forbidden(f"The {principal.role} role may not do this.")
-            if device and principal.device_id is None:
-                raise Forbidden("This endpoint takes a device token; register the device first.")
+            check()
             return fn(*args, **kwargs)
 
+        # Outer decorators (flask-smorest's, via functools.wraps) carry this up to the view,
+        # so the request hook can authenticate before any body or query is parsed.
+        wrapper.auth_check = check  # type: ignore[attr-defined]
         doc = getattr(wrapper, "_apidoc", {})
         doc.setdefault("manual_doc", {}).setdefault("security", [{"bearerAuth": []}])
         wrapper._apidoc = doc  # type: ignore[attr-defined]

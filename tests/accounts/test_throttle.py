@@ -26,7 +26,7 @@ from monitor_api.db import utcnow
 from tests.accounts.conftest import PASSWORD
 
 LOGIN = "/api/v1/auth/login"
-MAX = 3
+MAX = 2
 
 
 class Committed:

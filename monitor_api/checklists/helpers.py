@@ -56,3 +56,21 @@ def paginate(session: Session, query: Select[Any], *, page: int,
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
     return items, int(total or 0)
+
+
+def raw_record(session: Session, table: str, record_id: uuid.UUID) -> dict[str, Any] | None:
+    """A synced record as a pull would send it (the shape revisions keep)."""
+    from monitor_api.sync_api.registry import registry
+    from sync.history import current_raw
+
+    return current_raw(session, registry(), table, record_id)
+
+
+def rest_revision(session: Session, user_id: uuid.UUID, *, table: str, record_id: uuid.UUID,
+                  op: str, before: dict[str, Any] | None) -> None:
+    """Add a REST change of a synced record to its revision history (after a flush)."""
+    from sync.history import record_revision
+
+    after = raw_record(session, table, record_id) if op != "delete" else None
+    record_revision(session, table=table, record_id=record_id, op=op, before=before,
+                    after=after, user_id=user_id, source="rest")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from monitor_api.audit.service import record
 from monitor_api.auth import Principal
-from monitor_api.checklists.helpers import paginate, snapshot
+from monitor_api.checklists.helpers import paginate, raw_record, rest_revision, snapshot
 from monitor_api.db import utcnow
 from monitor_api.errors import Forbidden, NotFound, ValidationFailed
 from monitor_api.facilities.models import Facility
@@ -161,6 +161,8 @@ def create_recommendation(session: Session, principal: Principal, *,
     _check_links(session, principal, rec)
     session.add(rec)
     session.flush()
+    rest_revision(session, principal.user_id, table="recommendations", record_id=rec.id,
+                  op="create", before=None)
     record(session, "recommendation.create", target_type="recommendation", target_id=rec.id,
            details=snapshot(rec))
     rec.latest_review_status = None  # type: ignore[attr-defined]
@@ -173,12 +175,14 @@ def update_recommendation(session: Session, principal: Principal, rec_id: uuid.U
     rec = _writable(session, principal, rec_id)
     if "due_date" in data:
         data["due_date"] = _due(data["due_date"])
-    before = snapshot(rec, data)
+    before, raw_before = snapshot(rec, data), raw_record(session, "recommendations", rec.id)
     with session.no_autoflush:
         for key, value in data.items():
             setattr(rec, key, value)
         _check_links(session, principal, rec)
     session.flush()
+    rest_revision(session, principal.user_id, table="recommendations", record_id=rec.id,
+                  op="update", before=raw_before)
     record(session, "recommendation.update", target_type="recommendation", target_id=rec.id,
            details={"before": before, "after": snapshot(rec, data)})
     return rec
@@ -239,6 +243,8 @@ def add_review(session: Session, principal: Principal, rec_id: uuid.UUID, *, sta
                                   evidence=evidence, reviewed_at=reviewed_at or utcnow())
     session.add(review)
     session.flush()
+    rest_revision(session, principal.user_id, table="recommendation_reviews",
+                  record_id=review.id, op="create", before=None)
     record(session, "recommendation_review.create", target_type="recommendation_review",
            target_id=review.id, details={"recommendation_id": str(rec.id), "status": status,
                                          "visit_id": str(visit_id) if visit_id else None})

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from monitor_api.audit.service import record
 from monitor_api.auth import Principal
-from monitor_api.checklists.helpers import snapshot
+from monitor_api.checklists.helpers import raw_record, rest_revision, snapshot
 from monitor_api.db import utcnow
 from monitor_api.errors import Conflict, Forbidden, NotFound
 from monitor_api.findings.models import Finding
@@ -36,16 +36,23 @@ def _led_finding(session: Session, principal: Principal, finding_id: uuid.UUID) 
     return finding
 
 
+def _revision(session: Session, principal: Principal, finding: Finding,
+              before: dict[str, Any] | None) -> None:
+    rest_revision(session, principal.user_id, table="findings", record_id=finding.id,
+                  op="update", before=before)
+
+
 def update_finding(session: Session, principal: Principal, finding_id: uuid.UUID,
                    **data: Any) -> Finding:
     """Edit a finding's wording, severity, theme, standards or systemic flag."""
     finding = _led_finding(session, principal, finding_id)
     if finding.status == "withdrawn":
         raise Conflict("A withdrawn finding cannot be edited; confirm it again first.")
-    before = snapshot(finding, data)
+    before, raw_before = snapshot(finding, data), raw_record(session, "findings", finding.id)
     for key, value in data.items():
         setattr(finding, key, value)
     session.flush()
+    _revision(session, principal, finding, raw_before)
     record(session, "finding.update", target_type="finding", target_id=finding.id,
            details={"before": before, "after": snapshot(finding, data)})
     return finding
@@ -56,11 +63,12 @@ def confirm_finding(session: Session, principal: Principal, finding_id: uuid.UUI
     finding = _led_finding(session, principal, finding_id)
     if finding.status == "confirmed":
         raise Conflict("The finding is already confirmed.")
-    previous = finding.status
+    previous, raw_before = finding.status, raw_record(session, "findings", finding.id)
     finding.status = "confirmed"
     finding.confirmed_by_id = principal.user_id
     finding.confirmed_at = utcnow()
     session.flush()
+    _revision(session, principal, finding, raw_before)
     record(session, "finding.confirm", target_type="finding", target_id=finding.id,
            details={"from": previous, "visit_id": str(finding.visit_id)})
     return finding
@@ -72,9 +80,10 @@ def withdraw_finding(session: Session, principal: Principal, finding_id: uuid.UU
     finding = _led_finding(session, principal, finding_id)
     if finding.status == "withdrawn":
         raise Conflict("The finding is already withdrawn.")
-    previous = finding.status
+    previous, raw_before = finding.status, raw_record(session, "findings", finding.id)
     finding.status = "withdrawn"
     session.flush()
+    _revision(session, principal, finding, raw_before)
     record(session, "finding.withdraw", target_type="finding", target_id=finding.id,
            details={"from": previous, "reason": reason, "visit_id": str(finding.visit_id)})
     return finding

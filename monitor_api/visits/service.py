@@ -12,12 +12,20 @@ from sqlalchemy.orm import Session
 from monitor_api.accounts.models import Team
 from monitor_api.audit.service import record
 from monitor_api.auth import Principal
-from monitor_api.checklists.helpers import check_if_match, etag_of, paginate, snapshot
+from monitor_api.checklists.helpers import (
+    check_if_match,
+    etag_of,
+    paginate,
+    raw_record,
+    rest_revision,
+    snapshot,
+)
 from monitor_api.checklists.models import ChecklistTemplate
 from monitor_api.db import utcnow
 from monitor_api.errors import Conflict, Forbidden, ValidationFailed
 from monitor_api.facilities.models import Facility
 from monitor_api.findings.models import Finding, Recommendation
+from monitor_api.findings.recommendations import list_recommendations
 from monitor_api.photos.models import Photo
 from monitor_api.scope import get_visit, leads_team, require_field_role, visible_visits
 from monitor_api.visits.models import AccessIncident, Answer, RoomInspection, Visit
@@ -111,6 +119,8 @@ def create_visit(session: Session, principal: Principal, *, facility_id: uuid.UU
                   created_by_id=principal.user_id, **data)
     session.add(visit)
     session.flush()
+    rest_revision(session, principal.user_id, table="visits", record_id=visit.id, op="create",
+                  before=None)
     record(session, "visit.create", target_type="visit", target_id=visit.id,
            details=snapshot(visit))
     return visit
@@ -154,10 +164,12 @@ def update_visit(session: Session, principal: Principal, visit_id: uuid.UUID, *,
             data.setdefault("ended_at", utcnow())
     _check_populations({**snapshot(visit, (*POPULATION_PARTS, "population_total")),
                         "started_at": visit.started_at, "ended_at": visit.ended_at, **data})
-    before = snapshot(visit, data)
+    before, raw_before = snapshot(visit, data), raw_record(session, "visits", visit.id)
     for key, value in data.items():
         setattr(visit, key, value)
     session.flush()
+    rest_revision(session, principal.user_id, table="visits", record_id=visit.id, op="update",
+                  before=raw_before)
     record(session, "visit.update", target_type="visit", target_id=visit.id,
            details={"before": before, "after": snapshot(visit, data)})
     return visit
@@ -168,6 +180,9 @@ def list_visit_records(session: Session, principal: Principal, visit_id: uuid.UU
     """One page of the records of `kind` a team synced on a visit."""
     visit = get_visit(session, principal, visit_id)
     model = RECORD_MODELS[kind]
+    if model is Recommendation:  # with their latest review status
+        return list_recommendations(session, principal, visit_id=visit.id, page=page,
+                                    per_page=per_page)
     if model is Photo:
         return _photos(session, visit.id, page=page, per_page=per_page)
     query = (select(model).where(model.visit_id == visit.id)

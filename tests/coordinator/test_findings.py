@@ -75,3 +75,23 @@ def test_who(world: Any) -> None:
     assert world.api["mon_a"].get(f"{BASE}/{fid}").status_code == 200
     assert world.api["mon_b"].get(f"{BASE}/{fid}").status_code == 404
     assert world.api["partner"].get(f"{BASE}/{fid}").status_code == 403
+
+
+def test_rest_changes_join_the_revision_history(world: Any, db: Any) -> None:
+    """A coordinator's edit is a revision like a phone's push: who, before → after."""
+    from sync.history import history
+
+    fid = world.ids["finding_a"]
+    assert world.api["coord_a"].post(f"{BASE}/{fid}/confirm").status_code == 200
+    assert world.api["coord_a"].patch(f"{BASE}/{fid}", json={"title": "Renamed"}).status_code \
+        == 200
+    revs = history(db, "findings", fid)
+    assert [r["source"] for r in revs] == ["rest", "rest"]
+    assert revs[0]["before"]["status"] == "draft" and revs[0]["after"]["status"] == "confirmed"
+    assert revs[1]["after"]["title"] == "Renamed"
+    assert {r["user_id"] for r in revs} == {world.users["coord_a"].id}
+    resp = world.api["coord_a"].patch(f"/api/v1/visits/{world.visit_a.id}",
+                                      json={"summary": "Overcrowded"})
+    assert resp.status_code == 200
+    (rev,) = history(db, "visits", world.visit_a.id)
+    assert rev["op"] == "update" and rev["after"]["summary"] == "Overcrowded"

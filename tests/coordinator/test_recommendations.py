@@ -106,6 +106,8 @@ def test_reviews_history_and_open_filter(world: Any, db: Any) -> None:
         assert resp.status_code == 201, resp.get_json()
     assert coord.get(f"{BASE}/{rid}").get_json()["latest_review_status"] == \
         "partially_implemented"
+    on_visit = coord.get(f"/api/v1/visits/{world.visit_a.id}/recommendations").get_json()
+    assert [r["latest_review_status"] for r in on_visit["items"]] == ["partially_implemented"]
     listed = coord.get(f"{BASE}?open=true&per_page=500").get_json()
     assert rid in {r["id"] for r in listed["items"]}
     resp = coord.post(f"{BASE}/{rid}/reviews", json={"status": "implemented",

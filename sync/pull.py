@@ -37,12 +37,12 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
     start = lo or 0
     hi, has_more = h, False
     if limit:
-        cut = _page_cut(session, registry, actor, start, h, limit)
+        cut = _page_cut(session, registry, actor, start, h, limit, lo is not None)
         if cut is not None:
             hi, has_more = cut, True
     changes = _empty(registry)
-    affected = (registry.scope_changes(actor, start, hi)
-                if registry.scope_changes is not None and lo is not None else None)
+    affected = (list(session.scalars(registry.scope_changes(actor, start, hi)))
+                if registry.scope_changes is not None and lo is not None else [])
     for st in registry.tables:
         if not st.pull:
             continue
@@ -50,7 +50,7 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
         _rows(session, st, actor, bucket, start, hi, st.name in full, first=lo is None)
         if lo is not None:
             _deletions(session, registry, st, actor, bucket, start, hi)
-            if affected is not None and st.scope_key:
+            if affected and st.scope_key:
                 _rescoped(session, st, actor, bucket, affected, start)
     out.update({"changes": changes, "timestamp": hi, "has_more": has_more})
     return out
@@ -61,7 +61,7 @@ def _window(st: SyncTable, lo: int, hi: int) -> sa.ColumnElement[bool]:
 
 
 def _page_cut(session: Session, registry: Registry, actor: Actor, lo: int, hi: int,
-              limit: int) -> int | None:
+              limit: int, incremental: bool) -> int | None:
     """The first transaction that would overflow the page, or None when all fits."""
     counts: dict[int, int] = {}
 
@@ -78,15 +78,11 @@ def _page_cut(session: Session, registry: Registry, actor: Actor, lo: int, hi: i
             cond = sa.and_(cond, st.where_scope(actor))
         add(sa.select(as_int(x), sa.func.count()).select_from(st.table).where(cond)
             .group_by(x).order_by(x).limit(limit + 1))
-    for q in (sa.select(as_int(tombstones.c.change_xid), sa.func.count())
-              .where(tombstones.c.change_xid >= xid(lo), tombstones.c.change_xid < xid(hi))
-              .group_by(tombstones.c.change_xid).order_by(tombstones.c.change_xid)
-              .limit(limit + 1),
-              sa.select(as_int(scope_changes.c.change_xid), sa.func.count())
-              .where(scope_changes.c.change_xid >= xid(lo), scope_changes.c.change_xid < xid(hi))
-              .group_by(scope_changes.c.change_xid).order_by(scope_changes.c.change_xid)
-              .limit(limit + 1)):
-        add(q)
+    if incremental:  # tombstones and scope changes only matter after a first sync
+        for log in (tombstones, scope_changes):
+            add(sa.select(as_int(log.c.change_xid), sa.func.count())
+                .where(log.c.change_xid >= xid(lo), log.c.change_xid < xid(hi))
+                .group_by(log.c.change_xid).order_by(log.c.change_xid).limit(limit + 1))
     total = 0
     for stamp in sorted(counts):
         if total and total + counts[stamp] > limit:
@@ -124,7 +120,7 @@ def _deletions(session: Session, registry: Registry, st: SyncTable, actor: Actor
 
 
 def _rescoped(session: Session, st: SyncTable, actor: Actor, bucket: dict[str, list[Any]],
-              affected: sa.Select[Any], lo: int) -> None:
+              affected: list[Any], lo: int) -> None:
     """Scope roots gained since the cursor come whole; lost ones go as deleted."""
     key = st.table.c[st.scope_key or "id"]
     in_root = key.in_(affected)

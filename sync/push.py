@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from sync.apply import apply_plan, quarantine_rejects
@@ -285,7 +286,7 @@ def _conflicts(session: Session, actor: Actor, plan: Plan,
                       as_int(revisions.c.change_xid))
             .where(revisions.c.table_name == tp.st.name, revisions.c.record_id.in_(recent))
             .order_by(revisions.c.record_id, revisions.c.id.desc())
-            .distinct(revisions.c.record_id)).all()
+            .ext(distinct_on(revisions.c.record_id))).all()
         mine = {rid for rid, dev, stamp in last
                 if dev is not None and dev == actor.device_id and stamp == tp.stamps[rid]}
         for uid in recent:

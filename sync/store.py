@@ -21,8 +21,8 @@ class XID8(UserDefinedType[str]):
 
 
 def xid(value: int) -> ColumnElement[Any]:
-    """An xid8 literal (cursors are integers; xid8 is compared in SQL)."""
-    return sa.literal_column(f"'{int(value)}'::xid8")
+    """An xid8 parameter (cursors are integers; xid8 is compared in SQL)."""
+    return sa.cast(sa.literal(str(int(value)), sa.Text), XID8())
 
 
 def as_int(column: ColumnElement[Any]) -> ColumnElement[int]:

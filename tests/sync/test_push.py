@@ -1,0 +1,175 @@
+"""Push rules: conflicts, replays, Idempotency-Key, rejections with quarantine, directions."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from tests.sync.conftest import World, finding_raw, visit_raw
+
+
+def _setup(world: World) -> tuple:
+    a, b = world.user(), world.user()
+    team = world.team(a, b)
+    fac = world.facility()
+    ta, tb = world.device(a), world.device(b)
+    cur = world.cursor(ta)
+    visit = visit_raw(fac)
+    finding = finding_raw(visit["id"])
+    resp = world.push(ta, {"visits": {"created": [visit]}, "findings": {"created": [finding]}},
+                      cur)
+    assert resp.status_code == 200, resp.text
+    return a, b, team, fac, ta, tb, visit, finding
+
+
+def test_conflict_replay_and_own_changes(world: World) -> None:
+    a, b, _team, _fac, ta, tb, _visit, finding = _setup(world)
+    ca, cb = world.cursor(ta), world.cursor(tb)
+    assert world.push(ta, {"findings": {"updated": [{**finding, "title": "X"}]}},
+                      ca).status_code == 200
+    # B edited the same finding offline from an older pull: 409 naming the server's record.
+    resp = world.push(tb, {"findings": {"updated": [{**finding, "title": "Y"}]}}, cb)
+    assert resp.status_code == 409
+    assert resp.headers["Content-Type"].startswith("application/problem+json")
+    problem = resp.json()
+    assert problem["type"] == "/problems/sync-conflict"
+    [conflict] = problem["conflicts"]
+    assert conflict["table"] == "findings" and conflict["id"] == finding["id"]
+    assert conflict["server_record"]["title"] == "X"
+    assert world.sql("select title from findings where id = :i", i=finding["id"]).scalar() == "X"
+    # The same values again are a replay, not a conflict.
+    resp = world.push(tb, {"findings": {"updated": [{**finding, "title": "X"}]}}, cb)
+    assert resp.status_code == 200, resp.text
+    # A's own later change over its own earlier push is not a conflict either.
+    resp = world.push(ta, {"findings": {"updated": [{**finding, "title": "Z"}]}}, ca)
+    assert resp.status_code == 200, resp.text
+    # A server-side change (coordinator, SQL) after B's pull conflicts too.
+    cb = world.cursor(tb)
+    world.sql("update findings set status = 'confirmed' where id = :i", i=finding["id"])
+    resp = world.push(tb, {"findings": {"updated": [{**finding, "title": "W"}]}}, cb)
+    assert resp.status_code == 409
+    # B pulls, merges and pushes again: accepted; the history keeps every version.
+    cb = world.cursor(tb)
+    assert world.push(tb, {"findings": {"updated": [{**finding, "title": "W"}]}},
+                      cb).status_code == 200
+    rows = world.sql("select op, before->>'title' b, after->>'title' a, user_id, device_id "
+                     "from sync_revisions where record_id = :i order by id",
+                     i=finding["id"]).all()
+    assert [(r.op, r.b, r.a) for r in rows] == [
+        ("create", None, "Overcrowding"), ("update", "Overcrowding", "X"),
+        ("update", "X", "Z"), ("update", "Z", "W")]
+    assert [str(r.user_id) for r in rows] == [str(a.id)] * 3 + [str(b.id)]
+    assert all(r.device_id is not None for r in rows)
+
+
+def test_delete_conflicts_when_someone_else_changed_it(world: World) -> None:
+    _a, _b, _team, _fac, ta, tb, _visit, finding = _setup(world)
+    cb = world.cursor(tb)
+    ca = world.cursor(ta)
+    assert world.push(ta, {"findings": {"updated": [{**finding, "title": "X"}]}},
+                      ca).status_code == 200
+    resp = world.push(tb, {"findings": {"deleted": [finding["id"]]}}, cb)
+    assert resp.status_code == 409
+
+
+def test_idempotency_key_returns_the_first_result(world: World) -> None:
+    _a, _b, _team, fac, ta, _tb, _visit, _finding = _setup(world)
+    cur = world.cursor(ta)
+    visit = visit_raw(fac)
+    changes = {"visits": {"created": [visit]}, "facilities": {"created": [{"id": fac}]}}
+    first = world.push(ta, changes, cur, **{"Idempotency-Key": "k-1"})
+    assert first.status_code == 200
+    again = world.push(ta, changes, cur, **{"Idempotency-Key": "k-1"})
+    assert again.status_code == 200 and again.json() == first.json()
+    n = world.sql("select count(*) from sync_revisions where record_id = :i", i=visit["id"])
+    assert n.scalar() == 1
+    q = world.sql("select count(*) from sync_quarantine where record_id = :i", i=fac)
+    assert q.scalar() == 1  # the rejected record was quarantined once, not twice
+    other = world.push(ta, {"visits": {"created": [visit_raw(fac)]}}, cur,
+                       **{"Idempotency-Key": "k-1"})
+    assert other.status_code == 422
+
+
+def test_invalid_records_are_rejected_one_by_one_and_quarantined(world: World) -> None:
+    a, _b, _team, fac, ta, _tb, visit, _finding = _setup(world)
+    outsider = world.user()
+    other_team = world.team(outsider)
+    foreign_visit = world.visit(other_team, fac)
+    foreign_finding = str(uuid.uuid4())
+    world.sql("insert into findings (id, visit_id, theme, severity, title, standard_refs, "
+              "is_systemic, status) values (:i, :v, 'treatment', 'minor', 'theirs', '[]', "
+              "false, 'draft')", i=foreign_finding, v=foreign_visit)
+    cur = world.cursor(ta)
+    good = finding_raw(visit["id"])
+    bad_enum = finding_raw(visit["id"], severity="catastrophic")
+    bad_refs = finding_raw(visit["id"], standard_refs='[{"instrument":"nope","rule":"1"}]')
+    foreign = finding_raw(foreign_visit)
+    steal = finding_raw(visit["id"], id=foreign_finding)
+    no_question = {"id": str(uuid.uuid4()), "visit_id": visit["id"],
+                   "question_id": str(uuid.uuid4()), "info_source": "observation"}
+    unknown_col = finding_raw(visit["id"], secret_column=1)
+    changes = {"findings": {"created": [good, bad_enum, bad_refs, foreign, steal, unknown_col],
+                            "deleted": [foreign_finding]},
+               "answers": {"created": [no_question]},
+               "facilities": {"created": [{"id": fac, "name": "renamed"}]},
+               "checklist_questions": {"updated": [{"id": str(uuid.uuid4())}]},
+               "no_such_table": {"created": [{"id": "x"}], "deleted": ["y"]}}
+    resp = world.push(ta, changes, cur)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    rejected = body["experimentalRejectedIds"]
+    assert set(rejected["findings"]) == {bad_enum["id"], bad_refs["id"], foreign["id"],
+                                         steal["id"], unknown_col["id"]}
+    assert rejected["answers"] == [no_question["id"]]
+    assert rejected["facilities"] == [fac] and len(rejected["checklist_questions"]) == 1
+    assert set(rejected["no_such_table"]) == {"x", "y"}
+    errors = {(r["table"], r["id"]): r["errors"] for r in body["rejected"]}
+    assert "severity" in errors[("findings", bad_enum["id"])]
+    assert "secret_column" in errors[("findings", unknown_col["id"])]
+    assert "pull-only" in json.dumps(errors[("facilities", fac)])
+    assert "visit_id" in errors[("findings", foreign["id"])]
+    # The good record went in; nothing of the other team's was touched or deleted.
+    assert world.sql("select count(*) from findings where id = :i", i=good["id"]).scalar() == 1
+    assert world.sql("select title from findings where id = :i",
+                     i=foreign_finding).scalar() == "theirs"
+    assert world.sql("select name from facilities where id = :i", i=fac).scalar() == "SIZO 1"
+    quarantined = world.sql("select table_name, record_id, raw, errors, user_id, device_id, "
+                            "status from sync_quarantine").all()
+    assert len(quarantined) == 10  # the delete of their finding is ignored, like unknown
+    assert all(str(q.user_id) == str(a.id) and q.device_id and q.status == "pending"
+               for q in quarantined)
+    raws = {q.record_id: q.raw for q in quarantined}
+    assert raws[bad_enum["id"]]["severity"] == "catastrophic"  # kept as sent
+
+
+def test_push_only_tables_are_accepted_and_never_sent_down(world: World) -> None:
+    a, _b, _team, _fac, ta, _tb, visit, _finding = _setup(world)
+    cur = world.cursor(ta)
+    interview = {"id": str(uuid.uuid4()), "visit_id": visit["id"], "interviewee_code": "D-17",
+                 "category": "detainee", "consent_to_refer": True}
+    allegation = {"id": str(uuid.uuid4()), "visit_id": visit["id"],
+                  "interview_id": interview["id"], "methods": '["beating","threats"]',
+                  "reprisal_risk": "high", "narrative": "..."}
+    resp = world.push(ta, {"interviews": {"created": [interview]},
+                           "allegations": {"created": [allegation]}}, cur)
+    assert resp.status_code == 200 and resp.json()["rejected"] == [], resp.text
+    assert resp.json()["applied"]["allegations"]["created"] == 1
+    admin = world.user("admin")
+    for token in (ta, world.device(a), world.device(admin)):
+        body = world.pull(token).json()
+        assert body["changes"]["interviews"] == {"created": [], "updated": [], "deleted": []}
+        assert body["changes"]["allegations"] == {"created": [], "updated": [], "deleted": []}
+    assert world.sql("select methods from allegations").scalar() == ["beating", "threats"]
+
+
+def test_deleting_a_parent_still_referenced_is_rejected(world: World) -> None:
+    _a, _b, _team, _fac, ta, _tb, visit, finding = _setup(world)
+    cur = world.cursor(ta)
+    resp = world.push(ta, {"visits": {"deleted": [visit["id"]]}}, cur)
+    assert resp.status_code == 200
+    assert resp.json()["experimentalRejectedIds"] == {"visits": [visit["id"]]}
+    # Deleting the child and the parent together works (children first).
+    resp = world.push(ta, {"visits": {"deleted": [visit["id"]]},
+                           "findings": {"deleted": [finding["id"]]}}, cur)
+    assert resp.status_code == 200 and resp.json()["rejected"] == [], resp.text
+    assert world.sql("select count(*) from sync_tombstones").scalar() == 2

@@ -21,6 +21,16 @@ SORTS = ("name", "-name", "code", "-code", "region", "-region", "created_at", "-
 NOT_BLANK = validate.Regexp(r"\S", error="Must not be blank.")
 
 
+class Text(fields.String):
+    """A string without NUL characters (PostgreSQL text cannot hold them)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("Must not contain NUL characters.")
+        return text
+
+
 class StrictBool(fields.Boolean):
     """Only JSON true/false: no 1, "yes" or "true" strings."""
 
@@ -62,21 +72,21 @@ def _check_lat_lng(data: dict[str, Any]) -> None:
 
 
 class FacilityCreate(StrictSchema):
-    code = fields.String(required=True, validate=[validate.Length(1, 60), NOT_BLANK])
-    name = fields.String(required=True, validate=[validate.Length(1, 300), NOT_BLANK])
-    name_ru = fields.String(allow_none=True, validate=validate.Length(max=300))
-    name_tg = fields.String(allow_none=True, validate=validate.Length(max=300))
-    facility_type = fields.String(required=True, validate=validate.OneOf(FACILITY_TYPES))
-    authority = fields.String(required=True, validate=validate.OneOf(AUTHORITIES))
-    region = fields.String(required=True, validate=validate.OneOf(REGIONS))
-    district = fields.String(allow_none=True, validate=validate.Length(max=200))
+    code = Text(required=True, validate=[validate.Length(1, 60), NOT_BLANK])
+    name = Text(required=True, validate=[validate.Length(1, 300), NOT_BLANK])
+    name_ru = Text(allow_none=True, validate=validate.Length(max=300))
+    name_tg = Text(allow_none=True, validate=validate.Length(max=300))
+    facility_type = Text(required=True, validate=validate.OneOf(FACILITY_TYPES))
+    authority = Text(required=True, validate=validate.OneOf(AUTHORITIES))
+    region = Text(required=True, validate=validate.OneOf(REGIONS))
+    district = Text(allow_none=True, validate=validate.Length(max=200))
     lat = Coordinate(-90, 90, allow_none=True, metadata={"description": "WGS84 latitude"})
     lng = Coordinate(-180, 180, allow_none=True, metadata={"description": "WGS84 longitude"})
     official_capacity = fields.Integer(strict=True, allow_none=True,
                                        validate=validate.Range(0, 1_000_000))
     holds = fields.Nested(HoldsSchema)
-    status = fields.String(validate=validate.OneOf(FACILITY_STATUSES))
-    notes = fields.String(allow_none=True, validate=validate.Length(max=10_000))
+    status = Text(validate=validate.OneOf(FACILITY_STATUSES))
+    notes = Text(allow_none=True, validate=validate.Length(max=10_000))
 
     @validates_schema
     def _lat_lng(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -86,11 +96,11 @@ class FacilityCreate(StrictSchema):
 class FacilityUpdate(FacilityCreate):
     """Every field optional; lat and lng still travel together (both null clears the point)."""
 
-    code = fields.String(validate=[validate.Length(1, 60), NOT_BLANK])
-    name = fields.String(validate=[validate.Length(1, 300), NOT_BLANK])
-    facility_type = fields.String(validate=validate.OneOf(FACILITY_TYPES))
-    authority = fields.String(validate=validate.OneOf(AUTHORITIES))
-    region = fields.String(validate=validate.OneOf(REGIONS))
+    code = Text(validate=[validate.Length(1, 60), NOT_BLANK])
+    name = Text(validate=[validate.Length(1, 300), NOT_BLANK])
+    facility_type = Text(validate=validate.OneOf(FACILITY_TYPES))
+    authority = Text(validate=validate.OneOf(AUTHORITIES))
+    region = Text(validate=validate.OneOf(REGIONS))
 
 
 class FacilityOut(Schema):
@@ -169,7 +179,7 @@ class FacilityListArgs(PageArgs):
     facility_type = CsvList(fields.String(validate=validate.OneOf(FACILITY_TYPES)))
     authority = CsvList(fields.String(validate=validate.OneOf(AUTHORITIES)))
     status = CsvList(fields.String(validate=validate.OneOf(FACILITY_STATUSES)))
-    q = fields.String(validate=validate.Length(1, 200),
+    q = Text(validate=validate.Length(1, 200),
                       metadata={"description": "Case-insensitive substring of code or names."})
     bbox = NumberTuple(("minLng", "minLat", "maxLng", "maxLat"),
                        metadata={"description": "minLng,minLat,maxLng,maxLat (WGS84)"})

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as fuzz_settings
+from hypothesis import strategies as st
 
 from tests.facilities.conftest import URL, assert_problem, payload
 
@@ -44,6 +48,8 @@ def test_wrong_enumerations(admin: Any, field: str, value: str) -> None:
     ("code", "   "),
     ("name", ""),
     ("code", "x" * 61),
+    ("name", "nul\u0000byte"),
+    ("notes", "\u0000"),
 ])
 def test_wrong_types_and_values(admin: Any, field: str, value: Any) -> None:
     body = assert_problem(admin.post(URL, json=payload(**{field: value})), 422)
@@ -178,6 +184,7 @@ def test_patch_is_validated_too(admin: Any, create: Any) -> None:
     ("include_deleted=maybe", "include_deleted"),
     ("q=" + "x" * 201, "q"),
     ("colour=red", "colour"),
+    ("q=a%00b", "q"),
 ])
 def test_bad_list_queries_are_422(admin: Any, query: str, field: str) -> None:
     body = assert_problem(admin.get(f"{URL}?{query}"), 422, "validation-error")
@@ -199,3 +206,32 @@ def test_duplicate_live_code_is_409_and_deleted_code_is_reusable(admin: Any,
     assert_problem(resp, 409)
     assert admin.delete(f"{URL}/{fac['id']}").status_code == 204
     assert admin.post(URL, json=payload(code="ЯС 3/99")).status_code == 201
+
+
+@fuzz_settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(param=st.sampled_from(["bbox", "near", "radius_m", "q", "sort", "region", "page"]),
+       value=st.one_of(
+           st.text(max_size=40),
+           st.lists(st.one_of(st.floats(), st.integers(), st.text(max_size=5)),
+                    max_size=6).map(lambda parts: ",".join(map(str, parts)))))
+def test_list_query_fuzz_never_500(admin: Any, param: str, value: str) -> None:
+    extra = "&near=38.5,68.7" if param == "radius_m" else ""
+    resp = admin.get(URL, query_string=f"{urlencode({param: value})}{extra}")
+    assert resp.status_code in (200, 422), resp.get_data(as_text=True)
+    if resp.status_code == 422:
+        assert_problem(resp, 422)
+
+
+@fuzz_settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(["lat", "lng", "official_capacity", "holds", "name", "region"]),
+       value=st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8),
+                       st.dictionaries(st.text(max_size=6), st.booleans(), max_size=5),
+                       st.lists(st.integers(), max_size=3)))
+def test_create_fuzz_never_500(admin: Any, field: str, value: Any) -> None:
+    body = payload(**{field: value})
+    if field in ("lat", "lng"):
+        body["lng" if field == "lat" else "lat"] = 10.0 if value is not None else None
+    resp = admin.post(URL, json=body)
+    assert resp.status_code in (201, 422), resp.get_data(as_text=True)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
 
+from monitor_api.facilities import service
 from tests.facilities.conftest import URL, assert_problem
 from tests.facilities.geodesy import haversine, vincenty
 
@@ -198,3 +201,14 @@ def test_geojson_is_documented_in_openapi(client: Any) -> None:
     assert {"bbox", "near", "radius_m", "q", "sort", "format", "region"} <= params
     patch = spec["paths"]["/api/v1/facilities/{facility_id}"]["patch"]
     assert any(p["name"] == "If-Match" and p["in"] == "header" for p in patch["parameters"])
+
+
+def test_radius_search_can_use_the_gist_index(db: Any) -> None:
+    # As for text search: with the alternatives off, ST_DWithin on the geography column must
+    # be answerable from ix_facilities_location.
+    query = service.list_query(near=DUSHANBE, radius_m=5000, include_deleted=True)
+    sql = str(query.compile(dialect=postgresql.dialect(paramstyle="named"),
+                            compile_kwargs={"literal_binds": True}))
+    db.execute(text("set local enable_seqscan = off"))
+    plan = "\n".join(db.scalars(text("explain " + sql)))
+    assert "ix_facilities_location" in plan, plan

@@ -127,16 +127,15 @@ def horizon(session: Session) -> int:
 
 
 def horizon_status(session: Session) -> dict[str, Any]:
-    """The horizon and what holds it back (the oldest open transaction of this database)."""
+    """The horizon and what holds it back (open writing transactions of this database)."""
     h = horizon(session)
     row = session.execute(sa.text(
-        "select pg_snapshot_xmax(pg_current_snapshot())::text as xmax, "
-        "(select extract(epoch from now() - min(xact_start)) from pg_stat_activity "
-        " where datname = current_database() and backend_xid is not null "
-        " and pid <> pg_backend_pid()) as age, "
-        "(select pid from pg_stat_activity where datname = current_database() "
-        " and backend_xid is not null and pid <> pg_backend_pid() "
-        " order by xact_start limit 1) as pid")).one()
-    return {"horizon": h, "next_xid": int(row.xmax), "lag_xids": int(row.xmax) - h,
+        "select pg_snapshot_xmax(pg_current_snapshot())::text as xmax, count(*) as n, "
+        "extract(epoch from now() - min(xact_start)) as age, "
+        "(array_agg(pid order by xact_start))[1] as pid from pg_stat_activity "
+        "where datname = current_database() and backend_xid is not null "
+        "and pid <> pg_backend_pid()")).one()
+    return {"horizon": h, "lag_xids": max(0, int(row.xmax) - h),
+            "open_writing_transactions": int(row.n),
             "oldest_transaction_age_seconds": None if row.age is None else float(row.age),
             "oldest_transaction_pid": row.pid}

@@ -8,6 +8,7 @@ import zlib
 from typing import Any
 
 from flask import Request, Response
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from monitor_api.errors import ApiError, PayloadTooLarge, UnsupportedMediaType
 
@@ -17,7 +18,11 @@ GZIP_MIN_BYTES = 1024
 def read_json_body(request: Request, limit: int) -> tuple[Any, bytes]:
     """The decoded JSON body and its decompressed bytes; 413 past `limit` decompressed bytes."""
     request.max_content_length = limit  # Flask 3.1: per request; also caps compressed bytes
-    data = request.get_data(cache=False)
+    try:
+        data = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        raise PayloadTooLarge(f"The body exceeds the limit of {limit} bytes.",
+                              extra={"limit": limit}) from None
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding == "gzip":
         data = _gunzip(data, limit)

@@ -10,6 +10,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +34,7 @@ from monitor_api.visits.models import Visit
 from sync.client import SyncClient
 
 PASSWORD = "correct horse battery staple"
+ROOT_DIR = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")

@@ -82,6 +82,8 @@ def test_derivatives_clean_original_exact(live: Any, world: Any, field: Any) -> 
     display = _no_metadata(_follow(_get(live.url, field.token, f"/api/v1/photos/{pid}/display")))
     thumb = _no_metadata(_follow(_get(live.url, field.token, f"/api/v1/photos/{pid}/thumbnail")))
     assert display.size == (1365, 2048)  # orientation applied: portrait, long side 2048
+    red = display.convert("RGB").getpixel((display.width - 5, display.height - 5))
+    assert red[0] > 200 and red[1] < 80  # the mark stored top-right shows bottom-right
     assert max(thumb.size) == 320 and thumb.size[0] < thumb.size[1]
     detail = _get(live.url, field.token, f"/api/v1/photos/{pid}").json()
     exif = detail["processing"]["exif"]

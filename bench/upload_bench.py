@@ -1,0 +1,290 @@
+"""Upload benchmark: tus through a real server process vs boto3 straight to the same S3.
+
+    .venv/bin/python bench/upload_bench.py [--photos 200] [--big-mb 200] [--workers 4]
+
+Starts moto's S3 server and monitor-api under gunicorn (2 workers x 4 threads) on a fresh
+database (`scripts/pg.sh recreate monitor_api_bench`, or BENCH_DATABASE_URL), uploads
+200 JPEGs of 3-5 MB and one 200 MB file through /api/v1/uploads, then the same bytes with
+boto3 `upload_fileobj`, and prints throughput, the ratio and the server's peak RSS
+(sampled every 20 ms) per phase: it must not grow with file size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import io
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+from PIL import Image
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+MiB = 1024 * 1024
+CHUNK = 16 * MiB  # the tus client's PATCH size (a multiple of the server's 8 MiB part)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=5)
+            return
+        except requests.RequestException:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.2)
+    raise SystemExit(f"{what} did not start")
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+class RssSampler(threading.Thread):
+    """Peak RSS of the gunicorn worker(s) under `master`, per named phase."""
+
+    def __init__(self, master: int) -> None:
+        super().__init__(daemon=True)
+        self.master, self.phase, self.peaks = master, "idle", {}
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            rss = max((rss_kib(p) for p in children(self.master)), default=0)
+            self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), rss)
+            time.sleep(0.02)
+
+
+def base_jpegs() -> list[bytes]:
+    """Three 12 MP photo-like JPEGs of about 3.2, 4.0 and 4.8 MB (3.1-4.6 MiB)."""
+    rng = random.Random(7)
+    out = []
+    w, h = 4000, 3000
+    grad = Image.linear_gradient("L").resize((w, h))
+    for quality, noise in ((75, 16), (80, 20), (85, 20)):
+        tile = Image.frombytes("L", (500, 500), bytes(rng.randrange(256) for _ in range(250000)))
+        noise_img = Image.new("L", (w, h))
+        for x in range(0, w, 500):
+            for y in range(0, h, 500):
+                noise_img.paste(tile, (x, y))
+        r = Image.blend(grad, noise_img, noise / 100)
+        img = Image.merge("RGB", (r, grad.transpose(Image.Transpose.FLIP_LEFT_RIGHT), noise_img))
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=quality)
+        out.append(buf.getvalue())
+    return out
+
+
+def unique(jpeg: bytes) -> bytes:
+    """The same picture with a random JPEG comment segment: a new hash, no re-encode."""
+    payload = os.urandom(16)
+    return jpeg[:2] + b"\xff\xfe" + (len(payload) + 2).to_bytes(2, "big") + payload + jpeg[2:]
+
+
+def setup_world(db_url: str) -> tuple[str, Any]:
+    """A monitor, team, facility, visit and device; returns (device token, visit id)."""
+    from sqlalchemy.orm import sessionmaker
+
+    import monitor_api.models  # noqa: F401
+    from monitor_api.accounts.devices import register_device
+    from monitor_api.accounts.models import Team, TeamMember
+    from monitor_api.accounts.service import create_user
+    from monitor_api.auth import Principal
+    from monitor_api.db import make_engine
+    from monitor_api.facilities.models import Facility
+    from monitor_api.visits.models import Visit
+
+    factory = sessionmaker(make_engine(db_url), expire_on_commit=False)
+    with factory.begin() as s:
+        user = create_user(s, username="bench-monitor", display_name="bench", role="monitor",
+                           password="bench bench bench")  # noqa: S106
+        s.flush()
+        team = Team(name="bench team", lead_id=user.id)
+        s.add(team)
+        s.flush()
+        s.add(TeamMember(team_id=team.id, user_id=user.id))
+        fac = Facility(code="BENCH-1", name="bench SIZO", facility_type="pretrial_detention",
+                       authority="ministry_of_justice", region="TJ-DU",
+                       location="SRID=4326;POINT(68.787 38.5598)")
+        s.add(fac)
+        s.flush()
+        visit = Visit(facility_id=fac.id, team_id=team.id, status="in_progress")
+        s.add(visit)
+        s.flush()
+        _, token = register_device(s, Principal(user.id, user.role, user.username),
+                                   name="bench phone", platform="android", lifetime_days=1)
+    return token, visit.id
+
+
+def insert_photos(db_url: str, visit_id: Any, files: list[bytes]) -> list[uuid.UUID]:
+    ids = [uuid.uuid4() for _ in files]
+    engine = create_engine(db_url.replace("postgresql+psycopg", "postgresql+psycopg"))
+    with engine.begin() as c:
+        for pid, data in zip(ids, files, strict=True):
+            c.execute(text("insert into photos (id, visit_id, sha256, byte_size, mime_type, "
+                           "consent) values (:i, :v, :s, :n, 'image/jpeg', 'obtained')"),
+                      {"i": pid, "v": visit_id, "s": hashlib.sha256(data).hexdigest(),
+                       "n": len(data)})
+    engine.dispose()
+    return ids
+
+
+def tus_upload(base: str, token: str, photo_id: uuid.UUID, data: bytes) -> None:
+    headers = {"Authorization": f"Bearer {token}", "Tus-Resumable": "1.0.0"}
+    meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in
+                    {"photo_id": str(photo_id),
+                     "sha256": hashlib.sha256(data).hexdigest()}.items())
+    with requests.Session() as http:
+        resp = http.post(base + "/api/v1/uploads", timeout=60, headers={
+            **headers, "Upload-Length": str(len(data)), "Upload-Metadata": meta})
+        resp.raise_for_status()
+        url = base + resp.headers["Location"]
+        offset = int(resp.headers["Upload-Offset"])
+        view = memoryview(data)
+        while offset < len(data):
+            chunk = view[offset:offset + CHUNK]
+            resp = http.patch(url, data=bytes(chunk), timeout=600, headers={
+                **headers, "Upload-Offset": str(offset),
+                "Content-Type": "application/offset+octet-stream"})
+            if resp.status_code != 204:
+                raise SystemExit(f"PATCH failed: {resp.status_code} {resp.text}")
+            offset = int(resp.headers["Upload-Offset"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=200)
+    parser.add_argument("--big-mb", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=4, help="concurrent photo uploads")
+    args = parser.parse_args()
+    db_url = os.environ.get("BENCH_DATABASE_URL") or subprocess.run(
+        ["bash", "scripts/pg.sh", "recreate", "monitor_api_bench"], cwd=ROOT, check=True,
+        capture_output=True, text=True).stdout.strip()
+    from monitor_api.migrate import upgrade
+
+    upgrade(db_url)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        s3_port, api_port = free_port(), free_port()
+        s3_url = f"http://127.0.0.1:{s3_port}"
+        procs.append(subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
+                                       "-p", str(s3_port)], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, start_new_session=True))
+        wait_http(s3_url + "/moto-api/", procs[-1], "moto")
+        s3 = boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1",
+                          aws_access_key_id="bench",
+                          aws_secret_access_key="bench")  # noqa: S106
+        for bucket in ("bench-api", "bench-direct"):
+            s3.create_bucket(Bucket=bucket)
+        env = {**os.environ, "DATABASE_URL": db_url, "S3_BUCKET": "bench-api",
+               "S3_ENDPOINT_URL": s3_url, "S3_ACCESS_KEY_ID": "bench",
+               "S3_SECRET_ACCESS_KEY": "bench", "LOG_LEVEL": "WARNING", "HOST": "127.0.0.1",
+               "PORT": str(api_port), "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4",
+               "UPLOAD_MAX_BYTES": str(512 * MiB), "GUNICORN_TIMEOUT": "600"}
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "python:monitor_api.gunicorn_conf",
+             "monitor_api.app:create_app()"], cwd=ROOT, env=env, start_new_session=True))
+        base = f"http://127.0.0.1:{api_port}"
+        wait_http(base + "/healthz", procs[-1], "monitor-api")
+        token, visit_id = setup_world(db_url)
+
+        t0 = time.monotonic()
+        bases = base_jpegs()
+        photos = [unique(bases[i % len(bases)]) for i in range(args.photos)]
+        big = os.urandom(args.big_mb * MiB)
+        print(f"generated {len(photos)} photos ({sum(map(len, photos)) / MiB:.0f} MiB, "
+              f"{min(map(len, photos)) / MiB:.1f}-{max(map(len, photos)) / MiB:.1f} MiB each) "
+              f"and a {len(big) // MiB} MiB file in {time.monotonic() - t0:.1f}s")
+        photo_ids = insert_photos(db_url, visit_id, photos)
+        big_id = insert_photos(db_url, visit_id, [big])[0]
+
+        sampler = RssSampler(procs[-1].pid)
+        sampler.start()
+        time.sleep(0.5)
+        results: dict[str, tuple[int, float]] = {}
+
+        def run(name: str, fn: Any, items: list[Any], workers: int) -> None:
+            sampler.phase = name
+            start = time.monotonic()
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(fn, items))
+            results[name] = (sum(len(x[-1]) for x in items), time.monotonic() - start)
+            sampler.phase = "idle"
+
+        # The big file first, on fresh workers: its peak shows what streaming 200 MB costs.
+        run("tus big file", lambda x: tus_upload(base, token, x[0], x[1]),
+            [(big_id, big)], 1)
+        run("tus photos", lambda x: tus_upload(base, token, x[0], x[1]),
+            list(zip(photo_ids, photos, strict=True)), args.workers)
+        run("boto3 big file", lambda x: s3.upload_fileobj(io.BytesIO(x[1]), "bench-direct",
+                                                            "big"), [(big_id, big)], 1)
+        run("boto3 photos", lambda x: s3.upload_fileobj(io.BytesIO(x[1]), "bench-direct",
+                                                          f"p/{x[0]}"),
+            list(zip(photo_ids, photos, strict=True)), args.workers)
+        sampler.stop_event.set()
+
+        engine = create_engine(db_url)
+        with engine.connect() as c:
+            statuses = dict(c.execute(text(
+                "select upload_status, count(*) from photos group by 1")).all())
+        engine.dispose()
+        print(f"photo statuses after the run: {statuses} (the big file is random bytes: "
+              "verified hash, then rejected by the magic-byte allow-list)")
+        print(f"{'phase':16s} {'MiB':>8s} {'seconds':>8s} {'MiB/s':>8s}")
+        for name, (size, secs) in results.items():
+            print(f"{name:16s} {size / MiB:8.0f} {secs:8.1f} {size / MiB / secs:8.1f}")
+        for kind in ("big file", "photos"):
+            tus_rate = results[f"tus {kind}"][0] / results[f"tus {kind}"][1]
+            s3_rate = results[f"boto3 {kind}"][0] / results[f"boto3 {kind}"][1]
+            print(f"ratio tus/boto3 ({kind}): {tus_rate / s3_rate:.2f}")
+        print("server worker peak RSS (MiB): " + ", ".join(
+            f"{k} {v / 1024:.0f}" for k, v in sampler.peaks.items() if v and
+            not k.startswith("boto3")))
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

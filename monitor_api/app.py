@@ -102,8 +102,10 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     for blp in (photos_blp, uploads_blp):
         api.register_blueprint(blp)
     from monitor_api.sync_api.routes import blp as sync_blp  # sync engine endpoints
+    from monitor_api.sync_review.routes import blp as sync_review_blp
 
     api.register_blueprint(sync_blp)
+    api.register_blueprint(sync_review_blp)
 
 
 def _request_hooks(app: Flask) -> None:

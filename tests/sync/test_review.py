@@ -1,0 +1,88 @@
+"""Coordinators review quarantined records and read revision histories."""
+
+from __future__ import annotations
+
+import uuid
+
+import requests
+
+from tests.sync.conftest import World, finding_raw, visit_raw
+
+
+def _api(world: World, token: str, method: str, path: str, **kw: object) -> requests.Response:
+    return requests.request(method, world.base + "/api/v1/sync" + path, timeout=10,
+                            headers={"Authorization": f"Bearer {token}"}, **kw)
+
+
+def _scenario(world: World) -> tuple:
+    coord, mon = world.user("coordinator"), world.user()
+    world.team(coord, mon)
+    fac = world.facility()
+    token = world.device(mon)
+    visit = visit_raw(fac)
+    cur = world.cursor(token)
+    assert world.push(token, {"visits": {"created": [visit]}}, cur).status_code == 200
+    bad = finding_raw(visit["id"], severity="catastrophic")
+    fixable = finding_raw(visit["id"], severity="awful")
+    junk = finding_raw(visit["id"], theme="weather")
+    resp = world.push(token, {"findings": {"created": [bad, fixable, junk]}}, cur)
+    assert len(resp.json()["rejected"]) == 3
+    return coord, mon, token, visit, bad, fixable, junk, world.login(coord)
+
+
+def test_review_accept_fix_discard(world: World) -> None:
+    _coord, _mon, _token, visit, bad, fixable, junk, ctoken = _scenario(world)
+    listed = _api(world, ctoken, "GET", "/quarantine").json()
+    assert listed["meta"]["total"] == 3
+    by_record = {q["record_id"]: q for q in listed["items"]}
+    assert by_record[bad["id"]]["raw"]["severity"] == "catastrophic"
+    assert "severity" in by_record[bad["id"]]["errors"]
+    # Accepting as sent is refused while it is still invalid.
+    q_bad = by_record[bad["id"]]["id"]
+    assert _api(world, ctoken, "POST", f"/quarantine/{q_bad}/accept", json={}).status_code == 422
+    # Fixing applies the corrected record and keeps the original.
+    q_fix = by_record[fixable["id"]]["id"]
+    raw = {**fixable, "severity": "serious"}
+    resp = _api(world, ctoken, "POST", f"/quarantine/{q_fix}/fix", json={"raw": raw})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status"] == "fixed" and resp.json()["raw"]["severity"] == "awful"
+    assert world.sql("select severity from findings where id = :i",
+                     i=fixable["id"]).scalar() == "serious"
+    again = _api(world, ctoken, "POST", f"/quarantine/{q_fix}/discard", json={"reason": "x"})
+    assert again.status_code == 409
+    # Discarding keeps the record and writes the audit trail.
+    q_junk = by_record[junk["id"]]["id"]
+    resp = _api(world, ctoken, "POST", f"/quarantine/{q_junk}/discard",
+                json={"reason": "duplicate of another finding"})
+    assert resp.status_code == 200 and resp.json()["status"] == "discarded"
+    assert world.sql("select count(*) from sync_quarantine").scalar() == 3
+    audit = world.sql("select details from audit_log where action = "
+                      "'sync.quarantine.discarded' and target_id = :q", q=q_junk).scalar()
+    assert audit["reason"] == "duplicate of another finding"
+    pending = _api(world, ctoken, "GET", "/quarantine").json()
+    assert [q["record_id"] for q in pending["items"]] == [bad["id"]]
+    # The fixed record's history names the review as its source.
+    hist = _api(world, ctoken, "GET", f"/history/findings/{fixable['id']}").json()
+    assert [(r["op"], r["source"], r["quarantine_id"]) for r in hist["revisions"]] == [
+        ("create", "review", q_fix)]
+    assert hist["current"]["severity"] == "serious"
+    vh = _api(world, ctoken, "GET", f"/history/visits/{visit['id']}").json()
+    assert vh["revisions"][0]["device_id"] is not None
+
+
+def test_review_is_scoped_to_the_coordinators_teams(world: World) -> None:
+    _coord, _mon, _token, visit, bad, _fixable, _junk, _ctoken = _scenario(world)
+    stranger = world.user("coordinator")
+    world.team(stranger)
+    stoken = world.login(stranger)
+    assert _api(world, stoken, "GET", "/quarantine").json()["meta"]["total"] == 0
+    qid = world.sql("select id from sync_quarantine where record_id = :r", r=bad["id"]).scalar()
+    assert _api(world, stoken, "GET", f"/quarantine/{qid}").status_code == 404
+    assert _api(world, stoken, "POST", f"/quarantine/{qid}/discard",
+                json={"reason": "x"}).status_code == 404
+    assert _api(world, stoken, "GET", f"/history/visits/{visit['id']}").status_code == 404
+    assert _api(world, stoken, "GET", f"/history/visits/{uuid.uuid4()}").status_code == 404
+    monitor = world.login(world.user())
+    assert _api(world, monitor, "GET", "/quarantine").status_code == 403
+    admin = world.login(world.user("admin"))
+    assert _api(world, admin, "GET", "/quarantine").json()["meta"]["total"] == 3

@@ -1,0 +1,207 @@
+"""Operations: probes, request ids, JSON logs, the offline docs UI, .env.example."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from flask import Flask
+from sqlalchemy.engine import make_url
+
+from monitor_api import logging as json_logging
+from monitor_api.app import create_app
+from monitor_api.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def make_app(settings: Settings) -> Iterator[Any]:
+    """Build extra apps with changed settings; their engines are disposed afterwards."""
+    built: list[Flask] = []
+
+    def _make(**changes: Any) -> Flask:
+        app = create_app(replace(settings, **changes))
+        built.append(app)
+        return app
+
+    yield _make
+    for app in built:
+        app.extensions["db_engine"].dispose()
+
+
+def test_healthz(client: Any) -> None:
+    resp = client.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "ok"}
+
+
+def test_readyz_green_when_migrated(client: Any, app: Flask) -> None:
+    resp = client.get("/readyz")
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert body["status"] == "ok"
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["migrations"] == "ok"
+    if app.extensions.get("blob_store") is not None:
+        assert body["checks"]["blob_store"] == "ok"
+
+
+def test_readyz_red_on_an_unmigrated_database(make_app: Any, database_url: str) -> None:
+    # The cluster's maintenance database exists but has never been migrated.
+    url = make_url(database_url).set(database="postgres").render_as_string(hide_password=False)
+    resp = make_app(database_url=url).test_client().get("/readyz")
+    assert resp.status_code == 503
+    body = resp.get_json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["migrations"].startswith("at ")
+
+
+def test_readyz_red_when_the_database_is_unreachable(make_app: Any, database_url: str) -> None:
+    url = make_url(database_url).set(port=1).render_as_string(hide_password=False)
+    resp = make_app(database_url=url).test_client().get("/readyz")
+    assert resp.status_code == 503
+    assert resp.get_json()["checks"]["database"].startswith("error")
+
+
+def _s3(s3_server: dict[str, str], bucket: str) -> dict[str, Any]:
+    return {"s3_bucket": bucket, "s3_endpoint_url": s3_server["endpoint_url"],
+            "s3_region": s3_server["region"], "s3_access_key_id": s3_server["access_key"],
+            "s3_secret_access_key": s3_server["secret_key"]}
+
+
+def test_readyz_shows_the_blob_store(make_app: Any, s3_server: dict[str, str]) -> None:
+    pytest.importorskip("monitor_api.storage")
+    boto3.client("s3", endpoint_url=s3_server["endpoint_url"], region_name="us-east-1",
+                 aws_access_key_id="testing", aws_secret_access_key="testing"
+                 ).create_bucket(Bucket="qa-ready")
+    ok = make_app(**_s3(s3_server, "qa-ready")).test_client().get("/readyz")
+    assert ok.status_code == 200, ok.get_json()
+    assert ok.get_json()["checks"]["blob_store"] == "ok"
+    missing = make_app(**_s3(s3_server, "qa-no-such-bucket")).test_client().get("/readyz")
+    assert missing.status_code == 503
+    assert missing.get_json()["checks"]["blob_store"].startswith("error")
+
+
+def test_request_id_is_honoured_and_echoed(client: Any) -> None:
+    resp = client.get("/healthz", headers={"X-Request-ID": "phone-42.sync:7"})
+    assert resp.headers["X-Request-ID"] == "phone-42.sync:7"
+    problem = client.get("/api/v1/auth/me", headers={"X-Request-ID": "abc-123"})
+    assert problem.headers["X-Request-ID"] == "abc-123"
+    assert problem.get_json()["request_id"] == "abc-123"
+
+
+@pytest.mark.parametrize("header", [None, "", "has spaces", "x" * 101, "new\\nline",
+                                    "<script>"])
+def test_request_id_generated_when_missing_or_invalid(client: Any, header: str | None) -> None:
+    headers = {} if header is None else {"X-Request-ID": header}
+    first = client.get("/healthz", headers=headers).headers["X-Request-ID"]
+    second = client.get("/healthz", headers=headers).headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{24}", first)
+    assert first != second
+
+
+def test_standard_response_headers(client: Any) -> None:
+    resp = client.get("/api/v1/auth/me")
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
+def test_access_log_lines_are_json_with_the_request_id(client: Any) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(json_logging.JsonFormatter())
+    logger = logging.getLogger("monitor_api.request")
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        client.get("/api/v1/users", headers={"X-Request-ID": "log-test-1"})
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    access = [line for line in lines if line["message"] == "request"]
+    assert len(access) == 1
+    entry = access[0]
+    assert entry["request_id"] == "log-test-1"
+    assert entry["method"] == "GET" and entry["path"] == "/api/v1/users"
+    assert entry["status"] == 401
+    assert entry["level"] == "INFO" and entry["logger"] == "monitor_api.request"
+    assert entry["time"].endswith("+00:00")
+
+
+def test_configure_sends_json_lines_to_stderr(app: Flask,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        json_logging.configure("INFO")
+        with app.test_request_context("/x", headers={"X-Request-ID": "ctx-1"}):
+            app.preprocess_request()
+            logging.getLogger("monitor_api.test").info("hello", extra={"answer": 42})
+        logging.getLogger("monitor_api.test").warning("outside a request")
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    inside = next(line for line in lines if line["message"] == "hello")
+    assert inside["request_id"] == "ctx-1" and inside["answer"] == 42
+    outside = next(line for line in lines if line["message"] == "outside a request")
+    assert "request_id" not in outside
+
+
+def test_docs_ui_is_served_locally(client: Any) -> None:
+    page = client.get("/api/docs")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert "://" not in html and "//cdn" not in html  # nothing from elsewhere
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert len(assets) >= 3
+    for asset in assets:
+        assert asset.startswith("/api/docs/static/"), asset
+        resp = client.get(asset)
+        assert resp.status_code == 200, asset
+        assert len(resp.get_data()) > 20
+    init = client.get("/api/docs/static/docs-init.js").get_data(as_text=True)
+    assert "/api/openapi.json" in init and "validatorUrl: null" in init
+    bundle = client.get("/api/docs/static/swagger-ui-bundle.js")
+    assert bundle.mimetype in ("text/javascript", "application/javascript")
+    assert len(bundle.get_data()) > 500_000
+    assert client.get("/api/docs/static/../../../etc/passwd").status_code == 404
+
+
+def test_openapi_document_is_served(client: Any) -> None:
+    resp = client.get("/api/openapi.json")
+    assert resp.status_code == 200 and resp.mimetype == "application/json"
+    assert resp.get_json()["info"]["title"] == "monitor-api"
+
+
+def _config_env_names() -> set[str]:
+    source = (ROOT / "monitor_api" / "config.py").read_text()
+    return set(re.findall(r'(?:env\.get\(|_int\(env, |_bool\(env, )"([A-Z0-9_]+)"', source))
+
+
+def test_env_example_lists_every_setting() -> None:
+    example = (ROOT / ".env.example").read_text()
+    listed = dict(re.findall(r"^([A-Z0-9_]+)=(.*)$", example, flags=re.M))
+    names = _config_env_names()
+    assert "DATABASE_URL" in names and len(names) > 20
+    assert names == set(listed), names ^ set(listed)
+    for line_no, line in enumerate(example.splitlines()):
+        if re.match(r"^[A-Z0-9_]+=", line):  # every setting has a comment above it
+            before = example.splitlines()[:line_no]
+            assert any(b.startswith("#") for b in before[-3:]), line
+    # The example values are valid settings.
+    settings = Settings.from_env({k: v for k, v in listed.items()})
+    assert settings.session_idle_seconds == int(listed["SESSION_IDLE_SECONDS"])

@@ -19,14 +19,17 @@ from hypothesis import settings as hsettings
 from openapi_spec_validator import validate
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor_api.accounts.models import User
+from monitor_api.audit.models import AuditEntry
 from monitor_api.config import Settings
 from monitor_api.errors import PROBLEM_MIME
 from tests.accounts.conftest import open_session
 
 METHODS = ("get", "put", "post", "patch", "delete")
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
 PUBLIC = {("post", "/api/v1/auth/login")}  # operations anyone may call
 
 
@@ -140,5 +143,17 @@ def test_api_conforms_to_its_document(case: Any, app: Flask, db: Session, settin
                                       st_admin: User) -> None:
     # A fresh admin session per case: a generated logout must not starve the cases after it.
     token = open_session(db, settings, st_admin)
-    case.call_and_validate(app=app, headers={"Authorization": f"Bearer {token}"},
-                           checks=[not_a_server_error, response_schema_conformance])
+    request_id = "st-" + secrets.token_hex(8)
+
+    def write_is_audited(ctx: Any, response: Any, case: Any) -> None:
+        """House rule: every successful write through the API leaves an audit entry."""
+        if case.method.upper() in WRITES and 200 <= response.status_code < 300:
+            entries = db.scalar(select(func.count()).select_from(AuditEntry)
+                                .where(AuditEntry.request_id == request_id))
+            assert entries, (f"{case.method} {case.path} answered {response.status_code} "
+                             "but recorded no audit entry")
+
+    case.call_and_validate(app=app, headers={"Authorization": f"Bearer {token}",
+                                             "X-Request-ID": request_id},
+                           checks=[not_a_server_error, response_schema_conformance,
+                                   write_is_audited])

@@ -6,7 +6,7 @@ import hashlib
 import tempfile
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, text
@@ -29,19 +29,20 @@ PARTNER_VARIANTS = ("display", "thumbnail")
 
 
 def finish_upload(session: Session, store: BlobStore, settings: Settings, upload: Upload,
-                  digest: str | None) -> None:
+                  digest: str | None, state: StagingState | None = None) -> None:
     """All bytes are staged: verify the hash, file the bytes, inspect them, join the photo."""
-    state = StagingState.from_json(upload.staging)
-    key = store.stage_finish(str(upload.id), state)
+    state = state or StagingState.from_json(upload.staging)
+    data = state.final_bytes  # a small file that arrived whole in one request: kept in memory
+    key = None if data is not None else store.stage_finish(str(upload.id), state)
     if digest is None:  # the hash state was not in this process: read the bytes back
         hasher = hashlib.sha256()
-        for chunk in store.iter_bytes(key):
+        for chunk in ([data] if data is not None else store.iter_bytes(str(key))):
             hasher.update(chunk)
         digest = hasher.hexdigest()
     upload.actual_sha256, upload.state, upload.completed_at = digest, "complete", utcnow()
     if digest != upload.declared_sha256:
         upload.quarantine_key = f"quarantine/uploads/{upload.id}"
-        store.promote(key, upload.quarantine_key)
+        _file(store, upload.quarantine_key, key=key, data=data)
         upload.outcome = "hash_mismatch"
         upload.reason = f"The bytes hash to {digest}, not the declared {upload.declared_sha256}."
         custody.log(session, upload.photo_id, "hash_mismatch", upload_id=upload.id,
@@ -51,14 +52,24 @@ def finish_upload(session: Session, store: BlobStore, settings: Settings, upload
         blob = session.get(Blob, digest)
         made = False
         if blob is None:
-            blob, made = store_blob(session, store, settings, key, digest, upload.length)
-        else:
+            blob, made = store_blob(session, store, settings, digest, upload.length,
+                                    key=key, data=data)
+        elif key is not None:
             store.delete(key)  # identical bytes are already filed
         _record_outcome(session, upload, blob, reused=not made)
     store.stage_abort(str(upload.id), state)  # staging leftovers (tails, parts)
     upload.staging = {}
     session.flush()
     refresh_photo_status(session, upload.photo_id)
+
+
+def _file(store: BlobStore, dest: str, *, key: str | None, data: bytes | None,
+          lock_until: datetime | None = None) -> None:
+    """Put the bytes at `dest` (write once), from a staged object or from memory."""
+    if data is not None:
+        store.write_once(dest, data, lock_until=lock_until)
+    else:
+        store.promote(str(key), dest, lock_until=lock_until)
 
 
 def complete_from_existing(session: Session, upload: Upload, blob: Blob) -> None:
@@ -87,15 +98,19 @@ def _record_outcome(session: Session, upload: Upload, blob: Blob, *, reused: boo
                                                  "height": der.height, "reused": reused})
 
 
-def store_blob(session: Session, store: BlobStore, settings: Settings, key: str, digest: str,
-               size: int) -> tuple[Blob, bool]:
+def store_blob(session: Session, store: BlobStore, settings: Settings, digest: str,
+               size: int, *, key: str | None = None,
+               data: bytes | None = None) -> tuple[Blob, bool]:
     """Inspect verified bytes; file them as an original (write once) or in quarantine."""
-    head = store.read_range(key, 0, 32)
+    head = data[:32] if data is not None else store.read_range(str(key), 0, 32)
     if sniff(head) is None:
         insp = inspect("", head=head)  # rejected on the magic bytes alone; nothing to download
     else:
         with tempfile.NamedTemporaryFile(prefix="photo-", suffix=".bin") as tmp:
-            store.download_to(key, tmp)
+            if data is not None:
+                tmp.write(data)
+            else:
+                store.download_to(str(key), tmp)
             tmp.flush()
             insp = inspect(tmp.name, head=head)
     lock_until = None
@@ -105,7 +120,7 @@ def store_blob(session: Session, store: BlobStore, settings: Settings, key: str,
             lock_until = utcnow() + timedelta(days=settings.s3_object_lock_days)
     else:
         dest = f"quarantine/{digest[:2]}/{digest}"
-    store.promote(key, dest, lock_until=lock_until)
+    _file(store, dest, key=key, data=data, lock_until=lock_until)
     values = _blob_values(insp, digest, size, dest)
     values["retained_until"] = lock_until
     inserted = session.execute(insert(Blob).values(**values)

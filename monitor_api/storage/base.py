@@ -27,6 +27,10 @@ class StagingState:
     parts: list[dict[str, Any]] = field(default_factory=list)  # [{"n", "etag", "size"}]
     tail_key: str | None = None         # bytes after the last part (S3 only)
     tail_size: int = 0
+    in_flight: int = 0                  # parts being sent (never stored)
+    # The whole file, when it all arrived in the final request (never stored): the caller
+    # files it directly instead of staging it first.
+    final_bytes: bytes | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"size": self.size, "multipart_id": self.multipart_id, "parts": self.parts,
@@ -80,6 +84,9 @@ class BlobStore(Protocol):
 
     def promote(self, src: str, dst: str, *, lock_until: datetime | None = None) -> bool:
         """Move `src` to `dst` unless `dst` exists (write once); False when it already did."""
+
+    def write_once(self, key: str, data: bytes, *, lock_until: datetime | None = None) -> bool:
+        """Store `data` under `key` unless it exists (write once); False when it did."""
 
     def delete(self, key: str) -> None:
         """Delete `key` (missing is fine)."""

@@ -70,6 +70,14 @@ class LocalBlobStore:
             target.chmod(0o444)  # the local store's modest version of write-once
         return True
 
+    def write_once(self, key: str, data: bytes, *, lock_until: datetime | None = None) -> bool:
+        if self.exists(key):
+            return False
+        self.put_bytes(key, data)
+        if lock_until is not None:
+            self._path(key).chmod(0o444)
+        return True
+
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, BinaryIO
 
@@ -96,6 +97,16 @@ class S3BlobStore:
         self.delete(src)
         return True
 
+    def write_once(self, key: str, data: bytes, *, lock_until: datetime | None = None) -> bool:
+        if self.exists(key):
+            return False
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **self._sse())
+        if lock_until is not None:
+            self.client.put_object_retention(
+                Bucket=self.bucket, Key=key,
+                Retention={"Mode": "COMPLIANCE", "RetainUntilDate": lock_until})
+        return True
+
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
@@ -126,33 +137,61 @@ class S3BlobStore:
             buf += self.client.get_object(Bucket=self.bucket, Key=state.tail_key)["Body"].read()
         new = StagingState(size=state.size, multipart_id=state.multipart_id,
                            parts=list(state.parts))
-        try:
-            for chunk in chunks:
-                buf += chunk
-                new.size += len(chunk)
-                while len(buf) >= PART_SIZE:
-                    self._upload_part(upload_id, new, buf)
-        except BodyEnded:
-            self._keep_tail(upload_id, new, buf)
-            raise StagingInterrupted(new) from None
-        if new.size >= final_size and new.multipart_id is not None:
+        # One part uploads in the background while the next one arrives: at most two parts
+        # (16 MiB) in memory, whatever the file size.
+        with ThreadPoolExecutor(1, thread_name_prefix="s3-part") as pool:
+            pending: list[Future[dict[str, Any]]] = []
+            try:
+                for chunk in chunks:
+                    buf += chunk
+                    new.size += len(chunk)
+                    while len(buf) >= PART_SIZE:
+                        self._settle(new, pending)
+                        pending.append(self._submit_part(pool, upload_id, new, buf))
+            except BodyEnded:
+                self._settle(new, pending)
+                self._keep_tail(upload_id, new, buf)
+                raise StagingInterrupted(new) from None
+            self._settle(new, pending)
+        if new.size >= final_size and new.multipart_id is None:
+            new.final_bytes = bytes(buf)  # the whole file came in this request: no staging
+        elif new.size >= final_size:
             if buf:
-                self._upload_part(upload_id, new, buf)  # the last part may be small
+                self._settle(new, [self._submit_part(None, upload_id, new, buf)])
         else:
             self._keep_tail(upload_id, new, buf)
         return new
 
-    def _upload_part(self, upload_id: str, state: StagingState, buf: bytearray) -> None:
+    def _submit_part(self, pool: ThreadPoolExecutor | None, upload_id: str,
+                     state: StagingState, buf: bytearray) -> Future[dict[str, Any]]:
         key = self._assembled(upload_id)
         if state.multipart_id is None:
             state.multipart_id = self.client.create_multipart_upload(
                 Bucket=self.bucket, Key=key, **self._sse())["UploadId"]
         data = bytes(buf[:PART_SIZE])
         del buf[:PART_SIZE]
-        number = len(state.parts) + 1  # a failed attempt's parts are overwritten, never listed
-        etag = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=state.multipart_id,
-                                       PartNumber=number, Body=data)["ETag"]
-        state.parts.append({"n": number, "etag": etag, "size": len(data)})
+        # Numbers follow the parts already recorded plus those in flight; a failed attempt's
+        # parts are overwritten by the next attempt and never listed on completion.
+        number = len(state.parts) + 1 + state.in_flight
+        state.in_flight += 1
+        mp_id = state.multipart_id
+
+        def send() -> dict[str, Any]:
+            etag = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=mp_id,
+                                           PartNumber=number, Body=data)["ETag"]
+            return {"n": number, "etag": etag, "size": len(data)}
+
+        if pool is None:
+            done: Future[dict[str, Any]] = Future()
+            done.set_result(send())
+            return done
+        return pool.submit(send)
+
+    @staticmethod
+    def _settle(state: StagingState, pending: list[Future[dict[str, Any]]]) -> None:
+        while pending:
+            state.parts.append(pending.pop(0).result())
+            state.in_flight -= 1
 
     def _keep_tail(self, upload_id: str, state: StagingState, buf: bytearray) -> None:
         if not buf:

@@ -197,7 +197,7 @@ def _append_locked(session: Session, store: BlobStore, settings: Settings,
     _remember(upload.id, state.size, hasher)
     if upload.offset == upload.length and not interrupted:
         digest = hasher.hexdigest() if hasher is not None else None
-        photos.finish_upload(session, store, settings, upload, digest)
+        photos.finish_upload(session, store, settings, upload, digest, state)
         _forget(upload.id)
     session.flush()
     return upload

@@ -126,8 +126,8 @@ class QuestionOut(Schema):
     answer_type = fields.String()
     options = fields.List(fields.String(), allow_none=True)
     unit = fields.String(allow_none=True)
-    standard_refs = fields.List(fields.Dict())
-    info_sources = fields.List(fields.String())
+    standard_refs = fields.List(fields.Dict(), allow_none=True)
+    info_sources = fields.List(fields.String(), allow_none=True)
     compliance = fields.String(allow_none=True)
     indicator = fields.String(allow_none=True)
 

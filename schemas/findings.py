@@ -35,7 +35,7 @@ class FindingOut(Schema):
     severity = fields.String()
     title = fields.String()
     description = fields.String(allow_none=True)
-    standard_refs = fields.List(fields.Dict())
+    standard_refs = fields.List(fields.Dict(), allow_none=True)
     question_id = fields.UUID(allow_none=True)
     room_inspection_id = fields.UUID(allow_none=True)
     is_systemic = fields.Boolean()
@@ -90,11 +90,11 @@ class RecommendationOut(Schema):
     text = fields.String()
     addressed_to = fields.String()
     priority = fields.String(allow_none=True)
-    due_date = fields.Function(lambda obj: _date(_get(obj, "due_date")),
+    due_date = fields.Function(lambda obj: _date(_get(obj, "due_date")), allow_none=True,
                                metadata={"type": "string", "format": "date"})
     repeats_id = fields.UUID(allow_none=True)
     latest_review_status = fields.Function(lambda obj: _get(obj, "latest_review_status"),
-                                           metadata={"type": "string"})
+                                           allow_none=True, metadata={"type": "string"})
     server_created_at = fields.DateTime()
     server_updated_at = fields.DateTime()
 

@@ -199,3 +199,10 @@ def test_database_refusals_of_client_values_are_not_500(broken_app: Flask) -> No
     client = broken_app.test_client()
     assert problem(client.get("/db-range"), 422)["type"] == "/problems/validation-error"
     assert problem(client.get("/db-unique"), 409)["type"] == "/problems/conflict"
+
+
+def test_options_needs_no_token(client: Any) -> None:
+    for path in ("/api/v1/auth/logout", "/api/v1/users"):
+        resp = client.options(path)
+        assert resp.status_code == 200, path
+        assert "OPTIONS" in resp.headers["Allow"]

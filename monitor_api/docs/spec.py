@@ -42,6 +42,9 @@ def _error_codes(path: str, method: str, operation: dict[str, Any]) -> list[int]
         codes.append(422)
     if method in _WRITES:
         codes.append(409)  # the commit can still meet a conflicting concurrent write
+    if any(p.get("in") == "header" and str(p.get("name", "")).lower() == "if-match"
+           for p in operation.get("parameters", []) if isinstance(p, dict)):
+        codes += [412, 428]
     return codes
 
 

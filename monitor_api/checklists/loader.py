@@ -63,7 +63,11 @@ def seed_starter_checklist(session: Session) -> None:
 
 
 def _cmd_load(settings: Settings, args: argparse.Namespace) -> int:
-    text = Path(args.path).read_text("utf-8") if args.path else starter_text()
+    try:
+        text = Path(args.path).read_text("utf-8") if args.path else starter_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {args.path}: {exc}", file=sys.stderr)
+        return 1
     with cli._session(settings) as session:
         try:
             template, created = load_checklist(session, text)

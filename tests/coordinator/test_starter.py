@@ -92,3 +92,17 @@ def test_cli_command(settings: Any, engine: Any, tmp_path: Any, monkeypatch: Any
         with engine.begin() as conn:
             conn.execute(ChecklistTemplate.__table__.delete().where(
                 ChecklistTemplate.code == raw["code"]))
+
+
+def test_cli_bad_input(settings: Any, tmp_path: Any, monkeypatch: Any, capsys: Any) -> None:
+    from monitor_api import cli
+
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    assert cli.main(["load-checklist", str(tmp_path / "missing.json")]) == 1
+    assert "cannot read" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"code": "x", "version": 1, "title": "t", "questions": [
+        {"section": "kitchen", "code": "K1", "text_en": "?", "answer_type": "text",
+         "info_sources": ["observation"]}]}))
+    assert cli.main(["load-checklist", str(bad)]) == 1
+    assert "section" in capsys.readouterr().err

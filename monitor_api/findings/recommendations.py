@@ -121,8 +121,10 @@ def _check_links(session: Session, principal: Principal, rec: Recommendation) ->
     if rec.finding_id is not None:
         finding = _ref(session, principal, "finding_id", Finding, rec.finding_id)
         finding_visit = session.get(Visit, finding.visit_id)
+        # A systemic recommendation (no facility) may rest on any finding the caller sees.
         if (rec.visit_id is not None and finding.visit_id != rec.visit_id) or (
-                finding_visit is not None and finding_visit.facility_id != rec.facility_id):
+                rec.facility_id is not None and finding_visit is not None
+                and finding_visit.facility_id != rec.facility_id):
             raise ValidationFailed(errors={"finding_id": [
                 "The finding belongs to another visit or facility."]})
     if rec.repeats_id is None:

@@ -137,6 +137,12 @@ def test_scoping(world: Any) -> None:
     rec_a, rec_b = str(world.ids["recommendation_a"]), str(world.ids["recommendation_b"])
     systemic = _rec(world.api["coord_none"], text="National law on IVS").get_json()
     assert systemic["facility_id"] is None and systemic["visit_id"] is None
+    # A systemic recommendation may rest on a finding its author can see.
+    resp = _rec(world.api["coord_a"], text="Law on space norms",
+                finding_id=str(world.ids["finding_a"]))
+    assert resp.status_code == 201 and resp.get_json()["facility_id"] is None
+    resp = _rec(world.api["coord_a"], text="x", finding_id=str(world.ids["finding_b"]))
+    assert resp.status_code == 422 and "finding_id" in resp.get_json()["errors"]
 
     def listed(name: str) -> set[str]:
         resp = world.api[name].get(f"{BASE}?per_page=500")

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import pillow_heif
 import pytest
 import requests
 from PIL import Image
@@ -166,3 +167,18 @@ def test_local_store_streams_through_the_api(new_server: Any, world: Any, field:
     shown = _get(local.url, field.token, f"/api/v1/photos/{pid}/display")
     assert shown.status_code == 200
     _no_metadata(shown.content)
+
+
+def test_heic_is_accepted_and_shown_as_jpeg(live: Any, world: Any, field: Any) -> None:
+    pillow_heif.register_heif_opener()
+    img = Image.frombytes("RGB", (640, 480), bytes(range(256)) * 3600)
+    buf = io.BytesIO()
+    img.save(buf, "HEIF")
+    data = buf.getvalue()
+    assert data[4:12] == b"ftypheic"
+    pid = world.photo(field.visit, data, mime_type="image/heic")
+    tus.upload(live.url, field.token, pid, data, filename="IMG_0001.HEIC")
+    assert world.scalar("select upload_status from photos where id = :i", i=pid) == "verified"
+    shown = _no_metadata(_follow(_get(live.url, field.token, f"/api/v1/photos/{pid}/display")))
+    assert shown.format == "JPEG" and shown.size == (640, 480)
+    assert _follow(_get(live.url, field.token, f"/api/v1/photos/{pid}/original")) == data

@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -200,3 +203,31 @@ def test_garbage_metadata_is_422(live: Any, field: Any) -> None:
             os.urandom(3).hex().encode()).decode()})
     body = _problem(resp, 422)
     assert {"photo_id", "sha256"} <= set(body["errors"])
+
+
+def test_concurrent_patch_is_409(live: Any, world: Any, field: Any) -> None:
+    data = images.jpeg(pad=300_000)
+    pid = world.photo(field.visit, data)
+    url = tus.location(live.url, tus.create(live.url, field.token, pid, data))
+    parts = urlsplit(url)
+    head = (f"PATCH {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"Authorization: Bearer {field.token}\r\nTus-Resumable: 1.0.0\r\n"
+            f"Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n").encode()
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as slow:
+        slow.sendall(head + data[:1000])  # a phone on a slow link, mid-request
+        key = int.from_bytes(uuid.UUID(url.rsplit("/", 1)[1]).bytes[:8], "big")
+        deadline = time.monotonic() + 20
+        while not world.scalar(
+                "select count(*) from pg_locks where locktype = 'advisory' and granted and "
+                "classid::bigint = :hi and objid::bigint = :lo and objsubid = 1",
+                hi=key >> 32, lo=key & 0xFFFFFFFF):
+            assert time.monotonic() < deadline, "the first PATCH never took the lock"
+            time.sleep(0.05)
+        _problem(tus.patch(url, field.token, 0, data), 409, "conflict")  # a second writer
+        slow.sendall(data[1000:])
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += slow.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 204"), answer
+    assert world.scalar("select upload_status from photos where id = :i", i=pid) == "verified"

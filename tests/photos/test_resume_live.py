@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import io
 import socket
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -86,7 +87,7 @@ def test_dropped_connection_then_tuspy_resumes(live: Any, world: Any, field: Any
 
 
 def test_resume_after_server_killed(new_server: Any, world: Any, field: Any) -> None:
-    data = images.jpeg(pad=13 * MiB)
+    data = images.jpeg(pad=25 * MiB)
     sha = hashlib.sha256(data).hexdigest()
     pid = world.photo(field.visit, data)
     first = new_server()
@@ -96,7 +97,16 @@ def test_resume_after_server_killed(new_server: Any, world: Any, field: Any) -> 
     done = up.offset
     assert 0 < done < len(data)
     path = urlsplit(up.url).path
-    first.kill()  # SIGKILL: the process and its in-memory hash state are gone
+    # A PATCH still streaming when the process dies: a part reaches S3, nothing is committed.
+    with socket.create_connection(("127.0.0.1", urlsplit(first.url).port), timeout=30) as sock:
+        sock.sendall((f"PATCH {path} HTTP/1.1\r\nHost: x\r\n"
+                      f"Authorization: Bearer {field.token}\r\nTus-Resumable: 1.0.0\r\n"
+                      f"Upload-Offset: {done}\r\n"
+                      "Content-Type: application/offset+octet-stream\r\n"
+                      f"Content-Length: {len(data) - done}\r\n\r\n").encode()
+                     + data[done:done + 9 * MiB])  # of about 10 MiB still to come
+        time.sleep(1.0)
+        first.kill()  # SIGKILL: the process and its in-memory hash state are gone
 
     second = new_server()
     resumed = uploader(second.url, field.token, data, url=second.url + path)

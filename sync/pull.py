@@ -49,9 +49,12 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
         bucket = changes[st.name]
         _rows(session, st, actor, bucket, start, hi, st.name in full, first=lo is None)
         if lo is not None:
-            _deletions(session, registry, st, actor, bucket, start, hi)
+            if st.leave_scope_as_deleted and st.scope is not None:
+                _left_scope(session, st, actor, bucket, start, hi)
             if affected and st.scope_key:
                 _rescoped(session, st, actor, bucket, affected, start)
+    if lo is not None:
+        _tombstones(session, registry, actor, changes, start, hi)
     out.update({"changes": changes, "timestamp": hi, "has_more": has_more})
     return out
 
@@ -63,12 +66,7 @@ def _window(st: SyncTable, lo: int, hi: int) -> sa.ColumnElement[bool]:
 def _page_cut(session: Session, registry: Registry, actor: Actor, lo: int, hi: int,
               limit: int, incremental: bool) -> int | None:
     """The first transaction that would overflow the page, or None when all fits."""
-    counts: dict[int, int] = {}
-
-    def add(query: sa.Select[Any]) -> None:
-        for stamp, n in session.execute(query):
-            counts[stamp] = counts.get(stamp, 0) + n
-
+    parts: list[sa.Select[Any]] = []
     for st in registry.tables:
         if not st.pull:
             continue
@@ -76,18 +74,25 @@ def _page_cut(session: Session, registry: Registry, actor: Actor, lo: int, hi: i
         cond = _window(st, lo, hi)
         if not st.leave_scope_as_deleted:
             cond = sa.and_(cond, st.where_scope(actor))
-        add(sa.select(as_int(x), sa.func.count()).select_from(st.table).where(cond)
-            .group_by(x).order_by(x).limit(limit + 1))
+        parts.append(sa.select(x.label("x"), sa.func.count().label("n"))
+                     .select_from(st.table).where(cond).group_by(x).order_by(x)
+                     .limit(limit + 1))
     if incremental:  # tombstones and scope changes only matter after a first sync
         for log in (tombstones, scope_changes):
-            add(sa.select(as_int(log.c.change_xid), sa.func.count())
-                .where(log.c.change_xid >= xid(lo), log.c.change_xid < xid(hi))
-                .group_by(log.c.change_xid).order_by(log.c.change_xid).limit(limit + 1))
+            parts.append(sa.select(log.c.change_xid.label("x"), sa.func.count().label("n"))
+                         .where(log.c.change_xid >= xid(lo), log.c.change_xid < xid(hi))
+                         .group_by(log.c.change_xid).order_by(log.c.change_xid)
+                         .limit(limit + 1))
+    # Each part is capped at limit+1 transactions: each has >= 1 row, so the cut (if any)
+    # falls within every part's fetched range.
+    union = sa.union_all(*[p.subquery().select() for p in parts]).subquery()
+    counts = session.execute(sa.select(as_int(union.c.x), sa.func.sum(union.c.n))
+                             .group_by(union.c.x).order_by(union.c.x)).all()
     total = 0
-    for stamp in sorted(counts):
-        if total and total + counts[stamp] > limit:
-            return stamp
-        total += counts[stamp]
+    for stamp, n in counts:
+        if total and total + n > limit:
+            return int(stamp)
+        total += int(n)
     return None
 
 
@@ -105,18 +110,26 @@ def _rows(session: Session, st: SyncTable, actor: Actor, bucket: dict[str, list[
             bucket["created" if row["_new"] else "updated"].append(raw)
 
 
-def _deletions(session: Session, registry: Registry, st: SyncTable, actor: Actor,
-               bucket: dict[str, list[Any]], lo: int, hi: int) -> None:
-    ids: list[str] = []
-    tomb = sa.and_(tombstones.c.table_name == st.name, tombstones.c.change_xid >= xid(lo),
-                   tombstones.c.change_xid < xid(hi))
-    if st.scope is not None and registry.tombstone_visible is not None:
-        tomb = sa.and_(tomb, registry.tombstone_visible(actor, tombstones))
-    ids += [str(i) for i in session.scalars(sa.select(tombstones.c.record_id).where(tomb))]
-    if st.leave_scope_as_deleted and st.scope is not None:
-        gone = sa.and_(_window(st, lo, hi), sa.not_(st.where_scope(actor)))
-        ids += [str(i) for i in session.scalars(sa.select(st.table.c.id).where(gone))]
-    bucket["deleted"].extend(ids)
+def _tombstones(session: Session, registry: Registry, actor: Actor,
+                changes: dict[str, dict[str, list[Any]]], lo: int, hi: int) -> None:
+    """Deletions in the window, for the tables pulled, that the actor may learn about."""
+    scoped = [t.name for t in registry.tables if t.pull and t.scope is not None]
+    unscoped = [t.name for t in registry.tables if t.pull and t.scope is None]
+    visible = (registry.tombstone_visible(actor, tombstones)
+               if registry.tombstone_visible is not None else sa.true())
+    query = sa.select(tombstones.c.table_name, tombstones.c.record_id).where(
+        tombstones.c.change_xid >= xid(lo), tombstones.c.change_xid < xid(hi),
+        sa.or_(tombstones.c.table_name.in_(unscoped),
+               sa.and_(tombstones.c.table_name.in_(scoped), visible)))
+    for table, rid in session.execute(query.order_by(tombstones.c.change_xid)):
+        changes[table]["deleted"].append(str(rid))
+
+
+def _left_scope(session: Session, st: SyncTable, actor: Actor, bucket: dict[str, list[Any]],
+                lo: int, hi: int) -> None:
+    """Rows that changed and left a global scope (soft-deleted, retired) go as deleted."""
+    gone = sa.and_(_window(st, lo, hi), sa.not_(st.where_scope(actor)))
+    bucket["deleted"].extend(str(i) for i in session.scalars(sa.select(st.table.c.id).where(gone)))
 
 
 def _rescoped(session: Session, st: SyncTable, actor: Actor, bucket: dict[str, list[Any]],

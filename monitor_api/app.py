@@ -109,10 +109,13 @@ def _register_blueprints(app: Flask, api: Api) -> None:
 
 
 def _request_hooks(app: Flask) -> None:
+    import time
+
     from monitor_api.auth import auth_check_for
 
     @app.before_request
     def _start() -> Response | None:
+        g.started = time.monotonic()
         rid = request.headers.get("X-Request-ID", "")
         g.request_id = rid if _REQUEST_ID.match(rid) else secrets.token_hex(12)
         # Authenticate (and check the role) before any body or query is parsed: an anonymous
@@ -168,7 +171,9 @@ def _request_hooks(app: Flask) -> None:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Cache-Control", "no-store")
-        log.info("request", extra=_access_fields(response))
+        elapsed = time.monotonic() - g.get("started", time.monotonic())
+        log.info("request", extra={**_access_fields(response),
+                                   "duration_ms": round(elapsed * 1000, 1)})
         return response
 
 

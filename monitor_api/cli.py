@@ -81,7 +81,7 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_create_team(settings: Settings, args: argparse.Namespace) -> int:
-    from monitor_api.accounts import service
+    from monitor_api.accounts import teams
     from monitor_api.accounts.models import User
     from monitor_api.auth import system_principal
 
@@ -94,10 +94,10 @@ def cmd_create_team(settings: Settings, args: argparse.Namespace) -> int:
 
         members = [user_id(name) for name in args.members or []]
         admin = system_principal()
-        team = service.create_team(session, admin, name=args.name,
+        team = teams.create_team(session, admin, name=args.name,
                                    lead_id=user_id(args.lead) if args.lead else None)
         for member in members:
-            service.add_member(session, admin, team.id, member)
+            teams.add_member(session, admin, team.id, member)
         print(team.id)
     return 0
 

@@ -136,6 +136,7 @@ def test_access_log_lines_are_json_with_the_request_id(client: Any) -> None:
     assert entry["request_id"] == "log-test-1"
     assert entry["method"] == "GET" and entry["path"] == "/api/v1/users"
     assert entry["status"] == 401
+    assert isinstance(entry["duration_ms"], float) and entry["duration_ms"] >= 0
     assert entry["level"] == "INFO" and entry["logger"] == "monitor_api.request"
     assert entry["time"].endswith("+00:00")
 

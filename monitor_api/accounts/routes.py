@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from monitor_api.accounts import devices as device_service
-from monitor_api.accounts import service
+from monitor_api.accounts import service, teams
 from monitor_api.auth import current_principal, roles_required
 from monitor_api.db import get_session, new_session
 from monitor_api.errors import Forbidden
@@ -105,14 +105,14 @@ class Teams(MethodView):
     def get(self) -> dict[str, Any]:
         """List the teams visible to the caller."""
         return {"items": [_team(t) for t in
-                          service.list_teams(get_session(), current_principal())]}
+                          teams.list_teams(get_session(), current_principal())]}
 
     @blp.arguments(s.TeamCreate)
     @blp.response(201, s.TeamOut)
     @roles_required("admin", "coordinator")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Create a team (admin, coordinator)."""
-        return _team(service.create_team(get_session(), current_principal(), **data))
+        return _team(teams.create_team(get_session(), current_principal(), **data))
 
 
 @blp.route("/teams/<uuid:team_id>")
@@ -121,14 +121,14 @@ class TeamItem(MethodView):
     @roles_required()
     def get(self, team_id: uuid.UUID) -> dict[str, Any]:
         """Read a team with its members."""
-        return _team(service.get_team(get_session(), current_principal(), team_id))
+        return _team(teams.get_team(get_session(), current_principal(), team_id))
 
     @blp.arguments(s.TeamUpdate)
     @blp.response(200, s.TeamOut)
     @roles_required("admin", "coordinator")
     def patch(self, data: dict[str, Any], team_id: uuid.UUID) -> dict[str, Any]:
         """Rename a team or change its lead."""
-        return _team(service.update_team(get_session(), current_principal(), team_id, **data))
+        return _team(teams.update_team(get_session(), current_principal(), team_id, **data))
 
 
 @blp.route("/teams/<uuid:team_id>/members/<uuid:user_id>")
@@ -137,13 +137,13 @@ class TeamMemberItem(MethodView):
     @roles_required("admin", "coordinator")
     def put(self, team_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any]:
         """Add a member to a team."""
-        return _team(service.add_member(get_session(), current_principal(), team_id, user_id))
+        return _team(teams.add_member(get_session(), current_principal(), team_id, user_id))
 
     @blp.response(200, s.TeamOut)
     @roles_required("admin", "coordinator")
     def delete(self, team_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any]:
         """Remove a member from a team."""
-        return _team(service.remove_member(get_session(), current_principal(), team_id,
+        return _team(teams.remove_member(get_session(), current_principal(), team_id,
                                            user_id))
 
 

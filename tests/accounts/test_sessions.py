@@ -238,3 +238,23 @@ def test_bad_tokens(anon: Api, client: Any) -> None:
         assert resp.status_code == 401, header
         assert _problem_type(resp) == "/problems/unauthorized"
         assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_role_change_out_of_field_work(quick_user: Any, client: Any, make_device: Any,
+                                       make_team: Any, db: Session) -> None:
+    _, admin = quick_user("admin")
+    member, _ = quick_user("monitor")
+    lead, _ = quick_user("coordinator")
+    make_team(lead, member)
+    # A team member cannot silently become a partner: the team would hold a partner.
+    resp = admin.patch(f"{V}/users/{member.id}", json={"role": "partner"})
+    assert resp.status_code == 409
+    # A monitor in no team can; their phones stop working at once.
+    loner, _ = quick_user("monitor")
+    device, phone = make_device(loner, client)
+    resp = admin.patch(f"{V}/users/{loner.id}", json={"role": "analyst"})
+    assert resp.status_code == 200 and resp.get_json()["role"] == "analyst"
+    resp = phone.get(f"{V}/auth/me")
+    assert resp.status_code == 401
+    assert _problem_type(resp) == "/problems/device-revoked"
+    assert db.get(Device, device.id, populate_existing=True).revoke_reason == "role changed"

@@ -6,6 +6,8 @@ from flask import Blueprint, Response, send_from_directory
 from flask.typing import ResponseReturnValue
 from swagger_ui_bundle import swagger_ui_path
 
+from monitor_api.errors import problem_response
+
 bp = Blueprint("docs", __name__)
 
 _PAGE = """<!doctype html>
@@ -37,7 +39,14 @@ def docs_init() -> ResponseReturnValue:
     return Response(_INIT, mimetype="text/javascript")
 
 
+# Only what the page loads: the bundle's own index.html and initializer point at a demo API.
+_ASSETS = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js",
+                     "favicon-16x16.png", "favicon-32x32.png"})
+
+
 @bp.get("/api/docs/static/<path:filename>")
 def docs_static(filename: str) -> ResponseReturnValue:
     """Swagger UI assets."""
+    if filename not in _ASSETS:
+        return problem_response(404)
     return send_from_directory(swagger_ui_path, filename)

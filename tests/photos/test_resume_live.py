@@ -116,3 +116,18 @@ def test_resume_after_server_killed(new_server: Any, world: Any, field: Any) -> 
     upload = world.rows("select * from uploads where photo_id = :p", p=pid)[0]
     assert upload["actual_sha256"] == sha and upload["outcome"] == "verified"
     assert download_original(second.url, field.token, pid) == data
+
+
+def test_server_side_encryption_and_readiness(new_server: Any, world: Any, field: Any,
+                                              s3: Any) -> None:
+    srv = new_server(S3_SSE="AES256")
+    ready = requests.get(srv.url + "/readyz", timeout=10).json()
+    assert ready["checks"]["blob_store"] == "ok"
+    data = images.jpeg()
+    pid = world.photo(field.visit, data)
+    tus.upload(srv.url, field.token, pid, data)
+    sha = hashlib.sha256(data).hexdigest()
+    keys = [world.scalar("select storage_key from blobs where sha256 = :s", s=sha),
+            f"derivatives/{sha[:2]}/{sha}/display.jpg"]
+    for key in keys:
+        assert s3.head_object(Bucket=BUCKET, Key=key)["ServerSideEncryption"] == "AES256"

@@ -215,4 +215,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main: `python -m` would otherwise execute a second copy of
+    # this file whose _EXTRA registry the feature packages never filled.
+    from monitor_api.cli import main as _main
+
+    sys.exit(_main())

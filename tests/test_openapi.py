@@ -157,3 +157,9 @@ def test_api_conforms_to_its_document(case: Any, app: Flask, db: Session, settin
                                              "X-Request-ID": request_id},
                            checks=[not_a_server_error, response_schema_conformance,
                                    write_is_audited])
+
+
+def test_login_documents_its_throttle(spec: dict[str, Any]) -> None:
+    login = spec["paths"]["/api/v1/auth/login"]["post"]["responses"]
+    assert "Retry-After" in login["429"]["headers"]
+    assert PROBLEM_MIME in login["429"]["content"] and PROBLEM_MIME in login["401"]["content"]

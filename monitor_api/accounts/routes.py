@@ -25,7 +25,8 @@ blp = Blueprint("accounts", __name__, url_prefix="/api/v1",
 @blp.arguments(s.LoginIn)
 @blp.response(201, s.TokenOut)
 @blp.alt_response(401, description="Wrong credentials")
-@blp.alt_response(429, description="Too many failed logins")
+@blp.alt_response(429, description="Too many failed logins", headers={"Retry-After": {
+    "description": "Seconds to wait before trying again", "schema": {"type": "integer"}}})
 def login(data: dict[str, Any]) -> dict[str, Any]:
     """Log in with username and password; returns an opaque bearer token."""
     settings = current_app.config["SETTINGS"]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from sync.apply import apply_plan, quarantine_rejects
 from sync.registry import Actor, Registry, SyncTable
-from sync.store import as_int, idempotency, revisions, tombstones
+from sync.store import as_int, horizon, idempotency, revisions, tombstones
 
 IGNORED = ("_status", "_changed")
 KINDS = ("created", "updated", "deleted")
@@ -68,6 +68,8 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
                                 "This Idempotency-Key was used for a different request.")
             return dict(stored.body)
     plan = parse(registry, changes, max_records)
+    if cursor is not None and cursor > horizon(session):
+        cursor = None  # not a cursor we issued: treat every server change as unseen
     for tp in plan.tables.values():
         _load_existing(session, actor, tp, plan)
     _check_references(session, registry, actor, plan)

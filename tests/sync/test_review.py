@@ -86,3 +86,36 @@ def test_review_is_scoped_to_the_coordinators_teams(world: World) -> None:
     assert _api(world, monitor, "GET", "/quarantine").status_code == 403
     admin = world.login(world.user("admin"))
     assert _api(world, admin, "GET", "/quarantine").json()["meta"]["total"] == 3
+
+
+def test_rest_writes_join_the_history_and_conflict_with_stale_pushes(world: World) -> None:
+    from sqlalchemy.orm import Session
+
+    from monitor_api.auth import Principal
+    from monitor_api.findings.models import Finding
+    from monitor_api.sync_api.history import record_change, snapshot
+
+    coord, mon = world.user("coordinator"), world.user()
+    world.team(coord, mon)
+    token = world.device(mon)
+    cur = world.cursor(token)
+    visit = visit_raw(world.facility())
+    finding = finding_raw(visit["id"])
+    assert world.push(token, {"visits": {"created": [visit]},
+                              "findings": {"created": [finding]}}, cur).status_code == 200
+    cur = world.cursor(token)
+    with Session(world.engine) as s:  # what a coordinator REST service does around a write
+        fid = uuid.UUID(finding["id"])
+        before = snapshot(s, "findings", fid)
+        s.get(Finding, fid).status = "confirmed"
+        s.flush()
+        record_change(s, Principal(coord.id, "coordinator", coord.username), "findings",
+                      fid, before)
+        s.commit()
+    hist = _api(world, world.login(coord), "GET", f"/history/findings/{finding['id']}").json()
+    last = hist["revisions"][-1]
+    assert (last["source"], last["user_id"]) == ("rest", str(coord.id))
+    assert (last["before"]["status"], last["after"]["status"]) == ("draft", "confirmed")
+    resp = world.push(token, {"findings": {"updated": [{**finding, "status": "withdrawn"}]}},
+                      cur)
+    assert resp.status_code == 409

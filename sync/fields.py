@@ -47,21 +47,6 @@ def json_text(value: Any) -> str | None:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
 
 
-def to_raw_value(kind: str, value: Any) -> Any:
-    """A database value as the raw record carries it."""
-    if value is None:
-        return None
-    if kind == "uuid":
-        return str(value)
-    if kind == "time":
-        return ms_from_datetime(value)
-    if kind == "json":
-        return json_text(value)
-    if kind in ("float", "lat", "lng"):
-        return float(value)
-    return value
-
-
 def to_db_value(kind: str, value: Any) -> Any:
     """A validated raw value as the database column takes it (points are built by the codec)."""
     if value is None:
@@ -99,8 +84,8 @@ class Codec:
         self.point = next((f.db for f in fields if f.kind in ("lat", "lng")), None)
 
     def to_raw(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """A database row (lat/lng already split out by the select) as a raw record."""
-        return {f.name: to_raw_value(f.kind, row[f.name]) for f in self.fields}
+        """A row selected by `SyncTable.columns()` (already in raw form) as a raw record."""
+        return {f.name: row[f.name] for f in self.fields}
 
     def to_db(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Column values for the fields present in `raw` (lat/lng become one point)."""

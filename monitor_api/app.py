@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from monitor_api import db, errors
 from monitor_api import logging as json_logging
+from monitor_api.audit import service as audit
 from monitor_api.config import Settings
 from schemas.common import ProblemSchema
 
@@ -168,6 +169,7 @@ def _request_hooks(app: Flask) -> None:
                     response = errors.problem_response(500, "internal-error")
             else:
                 session.rollback()
+                audit.flush_after_rollback(session)
         response.headers["X-Request-ID"] = g.get("request_id", "")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Cache-Control", "no-store")

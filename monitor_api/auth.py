@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from monitor_api.accounts.models import AuthSession, Device, TeamMember, User
-from monitor_api.audit.service import Actor, set_actor
+from monitor_api.audit.service import Actor, record, set_actor
 from monitor_api.db import get_session, utcnow
 from monitor_api.errors import ApiError, Forbidden, Unauthorized
 
@@ -91,6 +91,11 @@ def authenticate(session: Session) -> Principal:
         if device is None:
             raise _invalid("Unknown or malformed token.")
         if device.revoked_at is not None:
+            # Scenario: a lost phone is revoked; its next sync is refused AND logged.
+            record(session, "device.refused", target_type="device", target_id=device.id,
+                   details={"reason": "revoked", "path": request.path,
+                            "method": request.method},
+                   actor=Actor(device.user_id, device.id), despite_rollback=True)
             raise _invalid("This device was revoked on "
                            f"{device.revoked_at:%Y-%m-%d}; its token no longer works.",
                            "device-revoked")

@@ -48,10 +48,16 @@ def record(
     target_id: object = None,
     details: dict[str, Any] | None = None,
     actor: Actor | None = None,
+    despite_rollback: bool = False,
 ) -> None:
-    """Queue an audit event; it is written when the session commits, or not at all."""
+    """Queue an audit event; it is written when the session commits, or not at all.
+
+    With `despite_rollback`, the event survives a rollback of the session's work (a refused
+    request is itself worth recording): `flush_after_rollback` then writes it alone.
+    """
     actor = _with_request(actor or session.info.get("audit_actor") or Actor())
-    session.info.setdefault("audit_pending", []).append(
+    key = "audit_always" if despite_rollback else "audit_pending"
+    session.info.setdefault(key, []).append(
         {
             "occurred_at": utcnow(),
             "actor_user_id": actor.user_id,
@@ -116,7 +122,7 @@ def chain_hash(prev_hash: str, row: dict[str, Any]) -> str:
 
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
-    pending = session.info.pop("audit_pending", None)
+    pending = session.info.pop("audit_always", []) + session.info.pop("audit_pending", [])
     if not pending:
         return
     session.flush()
@@ -136,6 +142,12 @@ def _write_pending(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_pending(session: Session) -> None:
     session.info.pop("audit_pending", None)
+
+
+def flush_after_rollback(session: Session) -> None:
+    """Commit the events recorded `despite_rollback` once the session's work is rolled back."""
+    if session.info.get("audit_always"):
+        session.commit()
 
 
 @dataclass

@@ -12,6 +12,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from monitor_api.accounts.models import AuthSession, Device
+from monitor_api.audit.models import AuditEntry
 from monitor_api.config import Settings
 from monitor_api.db import utcnow
 from tests.accounts.conftest import PASSWORD, open_session
@@ -207,6 +208,11 @@ def test_device_revocation_answers_device_revoked(quick_user: Any, client: Any,
         assert "invalid_token" in resp.headers["WWW-Authenticate"]
     again = coord_api.post(f"{V}/devices/{device.id}/revoke", json={})
     assert again.status_code == 409
+    # Each refused attempt is logged, although the refused request itself rolls back.
+    refused = db.scalars(select(AuditEntry).where(AuditEntry.action == "device.refused",
+                                                  AuditEntry.target_id == str(device.id))).all()
+    assert len(refused) == 2
+    assert all(e.actor_device_id == device.id and e.request_id for e in refused)
     row = db.get(Device, device.id, populate_existing=True)
     assert row is not None and row.revoked_by_id == coordinator.id
     assert row.revoke_reason == "phone lost"

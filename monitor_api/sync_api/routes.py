@@ -32,6 +32,7 @@ PUSH_PARAMS = [
                                                              "enum": ["gzip", "identity"]}},
 ]
 OBJ = {"type": "object"}
+UPGRADE = {"description": "schema_version outside the supported range (names it)"}
 
 
 @blp.route("")
@@ -39,7 +40,8 @@ class Sync(MethodView):
     @roles_required(device=True)
     @blp.doc(parameters=PULL_PARAMS, responses={"200": {
         "description": "{changes: {table: {created, updated, deleted}}, timestamp, has_more}",
-        "content": {"application/json": {"schema": OBJ}}}})
+        "content": {"application/json": {"schema": OBJ}}}, "400": {
+            "description": "migration is not JSON"}, "426": UPGRADE})
     def get(self) -> Response:
         """Pull the changes since last_pulled_at (one page; has_more says pull again)."""
         body = service.pull_changes(
@@ -54,7 +56,10 @@ class Sync(MethodView):
         "description": "The changes object {table: {created, updated, deleted}}, may be gzip.",
         "content": {"application/json": {"schema": OBJ}}}, responses={"200": {
             "description": "Accepted; {experimentalRejectedIds, rejected, applied}",
-            "content": {"application/json": {"schema": OBJ}}}})
+            "content": {"application/json": {"schema": OBJ}}}, "409": {
+                "description": "sync-conflict: {conflicts: [{table, id, server_record}]}"},
+        "413": {"description": "Body (decompressed) or record count over the limit"},
+        "426": UPGRADE})
     def post(self) -> Response:
         """Push local changes in one transaction; invalid records are rejected one by one."""
         settings = current_app.config["SETTINGS"]

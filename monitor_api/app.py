@@ -66,6 +66,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     _register_blueprints(app, api)
     errors.init_app(app)  # after Api(): our handlers replace flask-smorest's
     _request_hooks(app)
+    if settings.trusted_proxies:
+        # Behind N reverse proxies, take the client address (throttling, audit) from
+        # X-Forwarded-For; never trust the header without a configured proxy.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,  # type: ignore[method-assign]
+                                x_proto=settings.trusted_proxies)
     return app
 
 

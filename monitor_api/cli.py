@@ -47,16 +47,15 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
     import monitor_api.models  # noqa: F401  (registers every model and seeder)
-    from monitor_api.demo.seed import is_seeded, seed_demo
+    from monitor_api.demo.seed import credentials_path, is_seeded, seed_demo
 
-    state = Path(settings.state_dir)
+    path = credentials_path(Path(settings.state_dir), settings.database_url)
     with _session(settings) as session:
         if args.if_empty and is_seeded(session):
             print("demo data already present")
         else:
-            seed_demo(session, state)
-            print("demo data seeded (sample registry of Tajik places of detention)")
-    path = state / "demo-credentials.json"
+            seed_demo(session, path)
+            print("demo data seeded (SAMPLE registry of Tajik places of detention)")
     if path.exists():
         print(f"demo accounts (from {path}):")
         for user, password in json.loads(path.read_text()).items():

@@ -65,6 +65,7 @@ class Settings:
     upload_max_bytes: int = 512 * 1024 * 1024
     upload_expiry_hours: int = 72
     log_level: str = "INFO"
+    trusted_proxies: int = 0
     state_dir: str = "var"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -82,7 +83,7 @@ class Settings:
         level = env.get("LOG_LEVEL", "INFO").upper()
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
-        return cls(
+        settings = cls(
             database_url=url,
             blob_dir=env.get("BLOB_DIR") or "var/blobs",
             s3_bucket=env.get("S3_BUCKET") or None,
@@ -106,6 +107,12 @@ class Settings:
             sync_max_body_bytes=_int(env, "SYNC_MAX_BODY_BYTES", 16 * 1024 * 1024, minimum=1024),
             upload_max_bytes=_int(env, "UPLOAD_MAX_BYTES", 512 * 1024 * 1024, minimum=1),
             upload_expiry_hours=_int(env, "UPLOAD_EXPIRY_HOURS", 72, minimum=1),
+            sync_schema_min=_int(env, "SYNC_SCHEMA_MIN", 1, minimum=1),
+            sync_schema_max=_int(env, "SYNC_SCHEMA_MAX", 1, minimum=1),
             log_level=level,
+            trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
             state_dir=env.get("MONITOR_STATE_DIR") or "var",
         )
+        if settings.sync_schema_min > settings.sync_schema_max:
+            raise ConfigError("SYNC_SCHEMA_MIN must not exceed SYNC_SCHEMA_MAX")
+        return settings

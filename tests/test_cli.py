@@ -111,8 +111,9 @@ def test_seed_demo_once(cli: Any, migrated: tuple[str, Engine], tmp_path: Path) 
     url, engine = migrated
     out = cli(url, "seed-demo", "--if-empty", state_dir=tmp_path)
     assert out.returncode == 0, out.stderr
-    creds = json.loads((tmp_path / "demo-credentials.json").read_text())
-    assert oct((tmp_path / "demo-credentials.json").stat().st_mode & 0o777) == "0o600"
+    creds_file = tmp_path / f"demo-credentials-{make_url(url).database}.json"
+    creds = json.loads(creds_file.read_text())
+    assert oct(creds_file.stat().st_mode & 0o777) == "0o600"
     with Session(engine) as s:
         for role in ROLES:
             user = s.scalar(select(User).where(User.username == f"demo-{role.replace('_', '-')}"))

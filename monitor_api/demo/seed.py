@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from geoalchemy2.elements import WKTElement
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 from sqlalchemy.orm import Session
 
 from monitor_api.accounts import service as accounts
@@ -68,15 +68,20 @@ def is_seeded(session: Session) -> bool:
     return bool(session.scalar(select(func.count()).select_from(User)))
 
 
-def seed_demo(session: Session, state_dir: Path) -> dict[str, str]:
-    """Seed everything and keep the demo credentials in state_dir (mode 600)."""
+def credentials_path(state_dir: Path, database_url: str) -> Path:
+    """Where the demo passwords of one database are kept (one file per database name)."""
+    name = make_url(database_url).database or "default"
+    return state_dir / f"demo-credentials-{name}.json"
+
+
+def seed_demo(session: Session, path: Path) -> dict[str, str]:
+    """Seed everything and keep the new demo passwords in `path` (mode 600)."""
     creds = create_demo_users(session)
     load_sample_facilities(session)
     for extra in _EXTRA_SEEDERS:
         extra(session)
     if creds:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        path = state_dir / "demo-credentials.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
         old = json.loads(path.read_text()) if path.exists() else {}
         path.write_text(json.dumps({**old, **creds}, indent=2))
         path.chmod(0o600)

@@ -55,6 +55,12 @@ def test_first_pull_lists_every_table_and_reference_data(world: World) -> None:
     for table in ("interviews", "allegations", "visits"):
         assert body["changes"][table] == {"created": [], "updated": [], "deleted": []}
     assert draft not in _ids(body, "checklist_templates", "created")
+    # absent and empty last_pulled_at are first syncs too
+    token = world.device(mon)
+    for params in ({}, {"last_pulled_at": ""}):
+        resp = requests.get(world.base + "/api/v1/sync", params=params, timeout=10,
+                            headers={"Authorization": f"Bearer {token}"})
+        assert _ids(resp.json(), "facilities", "created") == {fac}
 
 
 def test_push_then_pull_round_trip_with_created_vs_updated(world: World) -> None:

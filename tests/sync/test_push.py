@@ -23,7 +23,7 @@ def _setup(world: World) -> tuple:
 
 
 def test_conflict_replay_and_own_changes(world: World) -> None:
-    a, b, _team, _fac, ta, tb, _visit, finding = _setup(world)
+    a, b, _team, fac, ta, tb, _visit, finding = _setup(world)
     ca, cb = world.cursor(ta), world.cursor(tb)
     assert world.push(ta, {"findings": {"updated": [{**finding, "title": "X"}]}},
                       ca).status_code == 200
@@ -37,6 +37,12 @@ def test_conflict_replay_and_own_changes(world: World) -> None:
     assert conflict["table"] == "findings" and conflict["id"] == finding["id"]
     assert conflict["server_record"]["title"] == "X"
     assert world.sql("select title from findings where id = :i", i=finding["id"]).scalar() == "X"
+    # One transaction: a conflict anywhere means nothing of the push is applied.
+    extra = visit_raw(fac)
+    resp = world.push(tb, {"visits": {"created": [extra]},
+                           "findings": {"updated": [{**finding, "title": "Y"}]}}, cb)
+    assert resp.status_code == 409
+    assert world.sql("select count(*) from visits where id = :i", i=extra["id"]).scalar() == 0
     # The same values again are a replay, not a conflict.
     resp = world.push(tb, {"findings": {"updated": [{**finding, "title": "X"}]}}, cb)
     assert resp.status_code == 200, resp.text

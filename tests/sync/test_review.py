@@ -119,3 +119,25 @@ def test_rest_writes_join_the_history_and_conflict_with_stale_pushes(world: Worl
     resp = world.push(token, {"findings": {"updated": [{**finding, "status": "withdrawn"}]}},
                       cur)
     assert resp.status_code == 409
+
+
+def test_accept_once_the_missing_parent_exists(world: World) -> None:
+    coord, mon = world.user("coordinator"), world.user()
+    team = world.team(coord, mon)
+    token = world.device(mon)
+    cur = world.cursor(token)
+    fac = world.facility()
+    orphan_visit = str(uuid.uuid4())
+    finding = finding_raw(orphan_visit)
+    resp = world.push(token, {"findings": {"created": [finding]}}, cur)
+    assert resp.json()["experimentalRejectedIds"] == {"findings": [finding["id"]]}
+    qid = world.sql("select id from sync_quarantine").scalar()
+    world.sql("insert into visits (id, facility_id, team_id, visit_type, announced, "
+              "joint_with_ombudsman, status) values (:v, :f, :t, 'in_depth', false, false, "
+              "'planned')", v=orphan_visit, f=fac, t=team)
+    resp = _api(world, world.login(coord), "POST", f"/quarantine/{qid}/accept", json={})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status"] == "accepted"
+    assert world.sql("select count(*) from findings where id = :i", i=finding["id"]).scalar() == 1
+    assert finding["id"] in {r["id"] for r in world.pull(token, cur).json()["changes"][
+        "findings"]["created"]}

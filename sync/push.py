@@ -70,8 +70,9 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
     plan = parse(registry, changes, max_records)
     if cursor is not None and cursor > horizon(session):
         cursor = None  # not a cursor we issued: treat every server change as unseen
-    for tp in plan.tables.values():
-        _load_existing(session, actor, tp, plan)
+    for st in registry.tables:
+        if st.name in plan.tables:
+            _load_existing(session, actor, plan.tables[st.name], plan)
     _check_references(session, registry, actor, plan)
     _check_inserts(session, actor, plan)
     if not force:
@@ -187,8 +188,11 @@ def _load_existing(session: Session, actor: Actor, tp: TablePlan, plan: Plan) ->
     st, ids = tp.st, list(tp.upserts) + list(tp.deletes)
     if not ids:
         return
-    query = sa.select(*st.columns(), as_int(st.xid()).label("_xid"),
-                      st.where_scope(actor).label("_ok")).where(st.table.c.id.in_(ids))
+    # Lock the rows (in id order, tables in registry order: no deadlocks between pushes) so a
+    # concurrent push touching them waits and then sees the other's change as a conflict.
+    query = (sa.select(*st.columns(), as_int(st.xid()).label("_xid"),
+                       st.where_scope(actor).label("_ok")).where(st.table.c.id.in_(ids))
+             .order_by(st.table.c.id).with_for_update(of=st.table))
     hidden: set[uuid.UUID] = set()
     for row in session.execute(query).mappings():
         uid = uuid.UUID(str(row["id"]))

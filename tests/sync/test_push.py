@@ -179,3 +179,34 @@ def test_deleting_a_parent_still_referenced_is_rejected(world: World) -> None:
                            "findings": {"deleted": [finding["id"]]}}, cur)
     assert resp.status_code == 200 and resp.json()["rejected"] == [], resp.text
     assert world.sql("select count(*) from sync_tombstones").scalar() == 2
+
+
+def test_concurrent_pushes_of_one_record_never_overwrite_silently(world: World) -> None:
+    import threading
+    import time
+
+    import sqlalchemy as sa
+
+    _a, _b, _team, _fac, ta, tb, _visit, finding = _setup(world)
+    ca, cb = world.cursor(ta), world.cursor(tb)
+    results: dict[str, int] = {}
+
+    def push(token: str, cur: int, title: str) -> None:
+        resp = world.push(token, {"findings": {"updated": [{**finding, "title": title}]}}, cur)
+        results[title] = resp.status_code
+
+    with world.engine.connect() as holder:  # hold the row so both pushes queue up on it
+        holder.execute(sa.text("select 1 from findings where id = :i for update"),
+                       {"i": finding["id"]})
+        threads = [threading.Thread(target=push, args=(ta, ca, "P")),
+                   threading.Thread(target=push, args=(tb, cb, "Q"))]
+        for t in threads:
+            t.start()
+        time.sleep(0.8)
+        holder.rollback()
+    for t in threads:
+        t.join(30)
+    assert sorted(results.values()) == [200, 409], results
+    winner = next(k for k, v in results.items() if v == 200)
+    assert world.sql("select title from findings where id = :i",
+                     i=finding["id"]).scalar() == winner

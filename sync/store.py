@@ -103,13 +103,14 @@ scope_changes = sa.Table(
 
 
 def horizon(session: Session) -> int:
-    """H: every transaction of this database below it has finished, so its rows are final.
+    """H: every transaction that may write our rows and is below H has finished.
 
-    This is pg_snapshot_xmin(pg_current_snapshot()) restricted to transactions of the
-    current database: xids are cluster-wide, and a transaction in another database (which
-    cannot write our rows) must not hold our cursor back. The snapshot is taken first; the
-    running transactions are read after it, so one that starts in between has an xid at or
-    above the snapshot's xmax and is excluded by it anyway.
+    This is pg_snapshot_xmin(pg_current_snapshot()) ignoring the transactions we can see
+    belong to *other* databases: xids are cluster-wide, and another database's open
+    transaction cannot write our rows, so it must not hold our cursor back. A running xid
+    whose owner we cannot see (no privilege, prepared transaction) still counts. The snapshot
+    is taken first and the owners read after it: a transaction starting in between has an
+    xid at or above the snapshot's xmax, which bounds H anyway.
     """
     snap = session.scalar(sa.text("select pg_current_snapshot()::text"))
     _xmin, xmax, xip = snap.split(":")
@@ -117,12 +118,12 @@ def horizon(session: Session) -> int:
     if not running:
         return int(xmax)
     session.execute(sa.text("select pg_stat_clear_snapshot()"))
-    ours = {int(x) for x in session.scalars(sa.text(
+    foreign = {int(x) for x in session.scalars(sa.text(
         "select backend_xid::text from pg_stat_activity "
-        "where datname = current_database() and backend_xid is not null "
+        "where datname <> current_database() and backend_xid is not null "
         "union all select transaction::text from pg_prepared_xacts "
-        "where database = current_database()"))}
-    mine = [x for x in running if x & 0xFFFFFFFF in ours]
+        "where database <> current_database()"))}
+    mine = [x for x in running if x & 0xFFFFFFFF not in foreign]
     return min(mine) if mine else int(xmax)
 
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
-from sync.apply import apply_plan, quarantine_rejects
+from sync.apply import _storable, apply_plan, quarantine_rejects
 from sync.registry import Actor, Registry, SyncTable
 from sync.store import as_int, horizon, idempotency, revisions, tombstones
 
@@ -93,7 +93,7 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
     if key and actor.device_id is not None:
         session.execute(sa.insert(idempotency).values(
             device_id=actor.device_id, key=key, request_hash=request_hash, status=200,
-            body=body))
+            body=_storable(body)))
     return body
 
 

@@ -66,6 +66,10 @@ def validator(table: str) -> Any:
     schema = RAW_SCHEMAS[table]()
 
     def validate(raw: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        nul = {k: ["NUL characters are not allowed."] for k, v in raw.items()
+               if isinstance(v, str) and "\x00" in v}
+        if nul:  # PostgreSQL text cannot hold them: reject the record, not the push
+            return None, nul
         try:
             return schema.load(raw), None
         except ValidationError as exc:

@@ -18,11 +18,18 @@ GZIP_MIN_BYTES = 1024
 def read_json_body(request: Request, limit: int) -> tuple[Any, bytes]:
     """The decoded JSON body and its decompressed bytes; 413 past `limit` decompressed bytes."""
     request.max_content_length = limit  # Flask 3.1: per request; also caps compressed bytes
-    try:
-        data = request.get_data(cache=False)
-    except RequestEntityTooLarge:
-        raise PayloadTooLarge(f"The body exceeds the limit of {limit} bytes.",
-                              extra={"limit": limit}) from None
+    raw_input = request.environ.get("wsgi.input")
+    if request.content_length is None and request.environ.get("wsgi.input_terminated") \
+            and raw_input is not None:
+        # Chunked: Werkzeug would silently truncate at the cap; read one byte past it instead.
+        data = raw_input.read(limit + 1)
+    else:
+        try:
+            data = request.get_data(cache=False)
+        except RequestEntityTooLarge:
+            raise _too_large(limit) from None
+    if len(data) > limit:
+        raise _too_large(limit)
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding == "gzip":
         data = _gunzip(data, limit)
@@ -35,6 +42,11 @@ def read_json_body(request: Request, limit: int) -> tuple[Any, bytes]:
         return json.loads(data), data
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError("The request body is not valid JSON.", status=400) from exc
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The body exceeds the limit of {limit} bytes.",
+                           extra={"limit": limit})
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:

@@ -128,3 +128,16 @@ def test_the_engine_and_client_do_not_import_flask() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT_DIR, capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_chunked_bodies_are_read_whole_and_capped(world: World) -> None:
+    mon = world.user()
+    world.team(mon)
+    fac = world.facility()
+    token = world.device(mon)
+    cur = world.cursor(token)
+    body = json.dumps({"visits": {"created": [visit_raw(fac)]}}).encode()
+    ok = world.push(token, None, cur, data=iter([body[:10], body[10:]]))  # chunked
+    assert ok.status_code == 200 and ok.json()["applied"]["visits"]["created"] == 1, ok.text
+    big = json.dumps({"visits": {"created": [visit_raw(fac, summary="x" * 70_000)]}}).encode()
+    _problem(world.push(token, None, cur, data=iter([big[:1000], big[1000:]])), 413)

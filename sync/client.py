@@ -145,7 +145,7 @@ class SyncClient:
         for attempt in range(self.retries + 1):
             try:
                 return self.http.request(method, self.url, timeout=60, **kw)
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 if attempt == self.retries:
                     raise
         raise AssertionError("unreachable")

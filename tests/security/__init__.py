@@ -1,0 +1,1 @@
+"""Security review tests: cross-team access, role denials, leaks, revoked credentials."""

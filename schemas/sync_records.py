@@ -53,14 +53,17 @@ MIME_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic")
 
 
 class UuidText(fields.String):
-    """A UUID kept as its canonical string."""
+    """A UUID in its canonical (lowercase, hyphenated) form."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kw: Any) -> str:
         text = super()._deserialize(value, attr, data, **kw)
         try:
-            return str(uuid.UUID(text))
+            canonical = str(uuid.UUID(text))
         except ValueError as exc:
             raise ValidationError("Not a valid UUID.") from exc
+        if canonical != text:  # PostgreSQL answers in canonical form: a phone would see twins
+            raise ValidationError("Send ids as lowercase canonical UUIDs (8-4-4-4-12).")
+        return canonical
 
 
 class JsonText(fields.String):

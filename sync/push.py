@@ -16,6 +16,7 @@ from sync.registry import Actor, Registry, SyncTable
 from sync.store import as_int, horizon, idempotency, revisions, tombstones
 
 IGNORED = ("_status", "_changed")
+CANONICAL = "Send ids as lowercase canonical UUIDs (8-4-4-4-12 hex digits)."
 KINDS = ("created", "updated", "deleted")
 
 
@@ -138,8 +139,9 @@ def parse(registry: Registry, changes: Any, max_records: int) -> Plan:
             _parse_record(plan, tp, rec)
         for rid in deletes:
             uid = _uuid(rid)
-            if uid is None:
-                plan.reject(name, rid, {"id": ["Not a valid UUID."]}, {"id": rid}, "delete")
+            if uid is None or rid != str(uid):
+                plan.reject(name, rid, {"id": ["Not a valid UUID." if uid is None else CANONICAL]},
+                            {"id": rid}, "delete")
             else:
                 tp.deletes.add(uid)
     return plan
@@ -158,6 +160,9 @@ def _parse_record(plan: Plan, tp: TablePlan, rec: Any) -> None:
     uid = _uuid(rid)
     if uid is None:
         plan.reject(st.name, rid, {"id": ["Not a valid UUID."]}, rec, "upsert")
+        return
+    if rid != str(uid):  # the server answers in canonical form: the phone would get a twin
+        plan.reject(st.name, rid, {"id": [CANONICAL]}, rec, "upsert")
         return
     if uid in tp.upserts:
         plan.reject(st.name, rid, {"id": ["Sent twice in one push."]}, rec, "upsert")

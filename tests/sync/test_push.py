@@ -115,8 +115,9 @@ def test_invalid_records_are_rejected_one_by_one_and_quarantined(world: World) -
                    "question_id": str(uuid.uuid4()), "info_source": "observation"}
     unknown_col = finding_raw(visit["id"], secret_column=1)
     nul = finding_raw(visit["id"], title="bad\x00title")
+    upper = finding_raw(visit["id"].upper())
     changes = {"findings": {"created": [good, bad_enum, bad_refs, foreign, steal, unknown_col,
-                                        nul],
+                                        nul, upper, {**good, "id": good["id"].upper()}],
                             "deleted": [foreign_finding]},
                "answers": {"created": [no_question]},
                "facilities": {"created": [{"id": fac, "name": "renamed"}]},
@@ -127,7 +128,8 @@ def test_invalid_records_are_rejected_one_by_one_and_quarantined(world: World) -
     body = resp.json()
     rejected = body["experimentalRejectedIds"]
     assert set(rejected["findings"]) == {bad_enum["id"], bad_refs["id"], foreign["id"],
-                                         steal["id"], unknown_col["id"], nul["id"]}
+                                         steal["id"], unknown_col["id"], nul["id"],
+                                         upper["id"], good["id"].upper()}
     assert rejected["answers"] == [no_question["id"]]
     assert rejected["facilities"] == [fac] and len(rejected["checklist_questions"]) == 1
     assert set(rejected["no_such_table"]) == {"x", "y"}
@@ -143,7 +145,7 @@ def test_invalid_records_are_rejected_one_by_one_and_quarantined(world: World) -
     assert world.sql("select name from facilities where id = :i", i=fac).scalar() == "SIZO 1"
     quarantined = world.sql("select table_name, record_id, raw, errors, user_id, device_id, "
                             "status from sync_quarantine").all()
-    assert len(quarantined) == 11  # the delete of their finding is ignored, like unknown
+    assert len(quarantined) == 13  # the delete of their finding is ignored, like unknown
     assert all(str(q.user_id) == str(a.id) and q.device_id and q.status == "pending"
                for q in quarantined)
     raws = {q.record_id: q.raw for q in quarantined}

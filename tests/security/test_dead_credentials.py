@@ -1,0 +1,74 @@
+"""A revoked device and a disabled user get 401 on every endpoint, sync and uploads included."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from monitor_api.accounts.models import Device, User
+from monitor_api.db import utcnow
+from tests.conftest import Api
+
+
+def _endpoints(app: Flask) -> list[tuple[str, str]]:
+    """Every (method, url) under /api/v1 except login, with path parameters filled in."""
+    out = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1") or rule.rule == "/api/v1/auth/login":
+            continue
+        url = re.sub(r"<uuid:[a-z_]+>", str(uuid.uuid4()), rule.rule)
+        url = re.sub(r"<string:table>", "visits", url)
+        url = re.sub(r"<any\([^)]*\):variant>", "display", url)
+        for method in sorted((rule.methods or set()) - {"OPTIONS"}):
+            out.append((method, url))
+    return out
+
+
+def _hit(api: Api, method: str, url: str) -> Any:
+    headers = {"Authorization": f"Bearer {api.token}", "Tus-Resumable": "1.0.0"}
+    return api.client.open(url, method=method, headers=headers, json={} if method in (
+        "POST", "PATCH", "PUT") else None)
+
+
+def _all_401(app: Flask, api: Api, slug: str) -> None:
+    endpoints = _endpoints(app)
+    assert len(endpoints) > 50
+    for method, url in endpoints:
+        resp = _hit(api, method, url)
+        assert resp.status_code == 401, (method, url, resp.status_code)
+        if method != "HEAD":
+            assert resp.get_json()["type"].endswith(slug), (method, url)
+
+
+def test_revoked_device_is_401_everywhere(app: Flask, db: Session, client: FlaskClient,
+                                         make_user: Any, make_team: Any,
+                                         make_device: Any) -> None:
+    user, _ = make_user("monitor")
+    make_team(user)
+    device, phone = make_device(user, client)
+    assert phone.get("/api/v1/sync?last_pulled_at=null").status_code == 200
+    db.execute(update(Device).where(Device.id == device.id).values(revoked_at=utcnow()))
+    db.flush()
+    _all_401(app, phone, "device-revoked")
+
+
+@pytest.mark.parametrize("kind", ("session", "device"))
+def test_disabled_user_is_401_everywhere(app: Flask, db: Session, client: FlaskClient,
+                                         make_user: Any, make_team: Any, make_device: Any,
+                                         kind: str) -> None:
+    user, session_api = make_user("coordinator")
+    make_team(user)
+    _, phone = make_device(user, client)
+    api = session_api if kind == "session" else phone
+    assert api.get("/api/v1/auth/me").status_code == 200
+    # Disabled behind the API's back (e.g. by SQL or another instance): the token must die too.
+    db.execute(update(User).where(User.id == user.id).values(is_active=False))
+    db.flush()
+    _all_401(app, api, "")

@@ -237,3 +237,28 @@ def test_lists_never_include_other_teams_rows(world: Any, role: str) -> None:
         assert resp.status_code == 200, (role, url)
         text = resp.get_data(as_text=True)
         assert not [f for f in foreign if f in text], (role, url)
+
+
+@pytest.mark.xfail(strict=True, reason="visits/service.py:79-83 answers 422 'No such team' for "
+                   "an unknown team_id but 403 for another team's: team ids can be probed")
+@pytest.mark.parametrize("method", ("POST", "PATCH"))
+def test_assigning_a_visit_to_another_team_answers_like_a_missing_team(world: Any,
+                                                                       method: str) -> None:
+    api = world.api["coord_a"]
+
+    def attempt(team_id: Any) -> Any:
+        if method == "POST":
+            return api.post("/api/v1/visits", json={"facility_id": str(world.facility.id),
+                                                    "team_id": str(team_id)})
+        return api.patch(f"/api/v1/visits/{world.visit_a.id}", json={"team_id": str(team_id)})
+
+    _same_problem(attempt(world.team_b.id), attempt(uuid.uuid4()), method)
+
+
+def test_login_does_not_reveal_which_usernames_exist(world: Any, anon: Any) -> None:
+    known = anon.post("/api/v1/auth/login", json={"username": world.users["mon_b"].username,
+                                                  "password": "wrong password here"})
+    unknown = anon.post("/api/v1/auth/login", json={"username": f"nobody-{uuid.uuid4().hex}",
+                                                    "password": "wrong password here"})
+    assert known.status_code == 401
+    _same_problem(known, unknown, "login")

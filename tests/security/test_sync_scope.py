@@ -236,3 +236,27 @@ def test_sync_refuses_session_tokens(sw: World, two: Any) -> None:
                    "null")
     assert pull.status_code == push.status_code == 403
     assert "json" in pull.headers["Content-Type"]
+
+
+def test_other_teams_deletions_do_not_come_down(sw: World, two: Any) -> None:
+    a, b = two["a"], two["b"]
+    cur_a = _pull_all(sw, a["token"])["cursor"]
+    gone = [b["recs"]["photos"]["id"], b["recs"]["access_incidents"]["id"]]
+    resp = sw.push(b["token"], {"photos": {"deleted": [gone[0]]},
+                                "access_incidents": {"deleted": [gone[1]]}},
+                   sw.cursor(b["token"]))
+    assert resp.status_code == 200 and resp.json()["rejected"] == [], resp.text
+    body = sw.pull(a["token"], cur_a).json()
+    text = str(body["changes"])
+    assert not [g for g in gone if g in text]
+
+
+def test_admin_phone_never_pulls_push_only_tables(sw: World, two: Any) -> None:
+    admin = sw.user("admin")
+    pulled = _pull_all(sw, sw.device(admin))
+    assert two["b"]["visit"]["id"] in pulled["text"]  # admins see every team's visits
+    for table in PUSH_ONLY:
+        group = pulled["changes"].get(table, {"created": [], "updated": []})
+        assert not group["created"] and not group["updated"], table
+    for secret in ("D-a", "D-b", "account a", "account b"):
+        assert secret not in pulled["text"]

@@ -260,3 +260,23 @@ def test_admin_phone_never_pulls_push_only_tables(sw: World, two: Any) -> None:
         assert not group["created"] and not group["updated"], table
     for secret in ("D-a", "D-b", "account a", "account b"):
         assert secret not in pulled["text"]
+
+
+@pytest.mark.xfail(strict=True, reason="sync/push.py:76-77 checks references before on_insert "
+                   "refuses the new visit, so its children stay in the plan, break the FK and "
+                   "the whole push is a generic 409 (nothing quarantined, phone stuck)")
+def test_teamless_monitor_pushing_a_visit_with_children_gets_rejections(sw: World,
+                                                                        two: Any) -> None:
+    loner = sw.user()
+    token = sw.device(loner)
+    visit = visit_raw(two["fac"])
+    recs = _records(visit, two["question"], "loner")
+    resp = sw.push(token, {"visits": {"created": [visit]},
+                           "findings": {"created": [{**recs["findings"],
+                                                     "room_inspection_id": None}]},
+                           "interviews": {"created": [recs["interviews"]]}}, "null")
+    assert resp.status_code == 200, (resp.status_code, resp.text[:300])
+    rejected = {r["id"] for r in resp.json()["rejected"]}
+    assert rejected == {visit["id"], recs["findings"]["id"], recs["interviews"]["id"]}
+    assert sw.sql("select count(*) from interviews where id = :i",
+                  i=recs["interviews"]["id"]).scalar() == 0

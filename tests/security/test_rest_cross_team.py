@@ -262,3 +262,22 @@ def test_login_does_not_reveal_which_usernames_exist(world: Any, anon: Any) -> N
                                                     "password": "wrong password here"})
     assert known.status_code == 401
     _same_problem(known, unknown, "login")
+
+
+def test_removed_monitor_loses_rest_access_at_once(world: Any, db: Session) -> None:
+    api = world.api["mon_a"]
+    urls = [f"/api/v1/visits/{world.visit_a.id}", f"/api/v1/findings/{world.ids['finding_a']}",
+            f"/api/v1/photos/{world.ids['photo_a']}",
+            f"/api/v1/allegations/{world.ids['allegation_a']}",
+            f"/api/v1/visits/{world.visit_a.id}/interviews",
+            f"/api/v1/recommendations/{world.ids['recommendation_a']}"]
+    assert all(api.get(u).status_code == 200 for u in urls)
+    db.execute(sa.text("delete from team_members where team_id = :t and user_id = :u"),
+               {"t": world.team_a.id, "u": world.users["mon_a"].id})
+    db.flush()
+    for url in urls:
+        _same_problem(api.get(url), api.get(url.replace(url.split("/")[4], str(uuid.uuid4()))),
+                      url)
+        assert api.get(url).status_code == 404, url
+    listing = api.get("/api/v1/visits?per_page=100")
+    assert str(world.visit_a.id) not in listing.get_data(as_text=True)

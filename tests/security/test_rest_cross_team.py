@@ -281,3 +281,22 @@ def test_removed_monitor_loses_rest_access_at_once(world: Any, db: Session) -> N
         assert api.get(url).status_code == 404, url
     listing = api.get("/api/v1/visits?per_page=100")
     assert str(world.visit_a.id) not in listing.get_data(as_text=True)
+
+
+def test_passwords_and_tokens_never_reach_the_audit_log(world: Any, db: Session,
+                                                        anon: Any) -> None:
+    admin = world.api["admin"]
+    secret = f"pw-{uuid.uuid4().hex}"
+    name = f"victim-{uuid.uuid4().hex[:8]}"
+    created = admin.post("/api/v1/users", json={"username": name, "display_name": name,
+                                                "role": "monitor", "password": secret})
+    assert created.status_code == 201, created.get_json()
+    changed = admin.patch(f"/api/v1/users/{created.get_json()['id']}",
+                          json={"password": secret + "-2"})
+    assert changed.status_code == 200, changed.get_json()
+    anon.post("/api/v1/auth/login", json={"username": name, "password": secret + "-typo"})
+    token = anon.post("/api/v1/auth/login",
+                      json={"username": name, "password": secret + "-2"}).get_json()["token"]
+    dump = db.scalar(sa.text("select string_agg(details::text, ' ') from audit_log")) or ""
+    assert secret not in dump and token not in dump
+    assert secret.encode() not in admin.get("/api/v1/audit?per_page=200").data

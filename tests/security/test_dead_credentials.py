@@ -72,3 +72,39 @@ def test_disabled_user_is_401_everywhere(app: Flask, db: Session, client: FlaskC
     db.execute(update(User).where(User.id == user.id).values(is_active=False))
     db.flush()
     _all_401(app, api, "")
+
+
+def test_revoked_device_push_writes_nothing(db: Session, client: FlaskClient, make_user: Any,
+                                            make_team: Any, make_device: Any) -> None:
+    from monitor_api.facilities.models import Facility
+    from monitor_api.visits.models import Visit
+
+    user, _ = make_user("monitor")
+    team = make_team(user)
+    fac = Facility(code=f"R-{uuid.uuid4().hex[:6]}", name="IVS", facility_type="police_custody",
+                   authority="ministry_of_interior", region="TJ-DU")
+    db.add(fac)
+    db.flush()
+    visit = Visit(facility_id=fac.id, team_id=team.id)
+    db.add(visit)
+    db.flush()
+    device, phone = make_device(user, client)
+    db.execute(update(Device).where(Device.id == device.id).values(revoked_at=utcnow()))
+    db.flush()
+    rid = str(uuid.uuid4())
+    resp = phone.post("/api/v1/sync?last_pulled_at=null", json={"findings": {"created": [{
+        "id": rid, "visit_id": str(visit.id), "theme": "material_conditions",
+        "severity": "serious", "title": "after revocation"}]}})
+    assert resp.status_code == 401
+    from monitor_api.findings.models import Finding
+    assert db.get(Finding, uuid.UUID(rid)) is None
+
+
+@pytest.mark.parametrize("role", ("partner", "analyst", "legal_aid", "monitor", "coordinator"))
+def test_session_tokens_cannot_sync_or_upload(make_user: Any, role: str) -> None:
+    _, api = make_user(role)
+    assert api.get("/api/v1/sync?last_pulled_at=null").status_code == 403
+    assert api.post("/api/v1/sync?last_pulled_at=null", json={}).status_code == 403
+    resp = api.post("/api/v1/uploads", headers={"Tus-Resumable": "1.0.0",
+                                                "Upload-Length": "10"})
+    assert resp.status_code == 403

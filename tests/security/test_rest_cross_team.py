@@ -300,3 +300,31 @@ def test_passwords_and_tokens_never_reach_the_audit_log(world: Any, db: Session,
     dump = db.scalar(sa.text("select string_agg(details::text, ' ') from audit_log")) or ""
     assert secret not in dump and token not in dump
     assert secret.encode() not in admin.get("/api/v1/audit?per_page=200").data
+
+
+@pytest.mark.xfail(strict=True, reason="facilities history (schemas/facilities.py:231-232) "
+                   "names the staff who edited a facility to every role, while /users hides "
+                   "them from partners, analysts and legal aid")
+@pytest.mark.parametrize("role", LOW)
+def test_facility_history_does_not_name_staff_to_outside_roles(world: Any, role: str) -> None:
+    coord = world.api["coord_a"]
+    url = f"/api/v1/facilities/{world.facility.id}"
+    etag = coord.get(url).headers["ETag"]
+    renamed = coord.patch(url, json={"name": "SIZO renamed"}, headers={"If-Match": etag})
+    assert renamed.status_code == 200, renamed.get_json()
+    resp = world.api[role].get(f"{url}/history")
+    assert resp.status_code == 200
+    assert str(world.users["coord_a"].id) not in resp.get_data(as_text=True)
+    assert world.users["coord_a"].username not in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", LOW)
+def test_draft_templates_answer_like_missing_to_outside_roles(world: Any, role: str) -> None:
+    draft = world.api["admin"].post("/api/v1/checklist-templates",
+                                    json={"code": f"d-{uuid.uuid4().hex[:8]}", "title": "d"})
+    assert draft.status_code == 201
+    api = world.api[role]
+    _same_problem(api.get(f"/api/v1/checklist-templates/{draft.get_json()['id']}"),
+                  api.get(f"/api/v1/checklist-templates/{uuid.uuid4()}"), role)
+    listing = api.get("/api/v1/checklist-templates?per_page=100")
+    assert draft.get_json()["id"] not in listing.get_data(as_text=True)

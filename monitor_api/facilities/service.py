@@ -32,6 +32,7 @@ from monitor_api.errors import (
     PreconditionRequired,
 )
 from monitor_api.facilities.models import Facility, FacilityHistory
+from monitor_api.scope import FIELD_RECORD_ROLES
 
 FIELDS = ("code", "name", "name_ru", "name_tg", "facility_type", "authority", "region",
           "district", "lat", "lng", "official_capacity", "holds", "status", "notes", "is_sample")
@@ -219,8 +220,12 @@ def facility_history(session: Session, principal: Principal, facility_id: uuid.U
         .outerjoin(User, User.id == FacilityHistory.changed_by_id)
         .where(FacilityHistory.facility_id == facility_id)
         .order_by(FacilityHistory.changed_at, FacilityHistory.id))
+    # Staff names are for the coalition's own field roles; outside readers (partners,
+    # analysts, legal aid) see what changed and when, not who changed it.
+    named = principal.role in FIELD_RECORD_ROLES
     return [{"id": h.id, "version": h.version, "kind": h.kind, "changed_at": h.changed_at,
-             "changed_by_id": h.changed_by_id, "changed_by": username, "before": h.before,
+             "changed_by_id": h.changed_by_id if named else None,
+             "changed_by": username if named else None, "before": h.before,
              "after": h.after} for h, username in rows]
 
 

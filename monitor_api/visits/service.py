@@ -77,10 +77,9 @@ def list_visits(session: Session, principal: Principal, *, page: int, per_page: 
 
 
 def _check_team(session: Session, principal: Principal, team_id: uuid.UUID) -> None:
-    if session.get(Team, team_id) is None:
-        raise ValidationFailed(errors={"team_id": ["No such team."]})
-    if not leads_team(session, principal, team_id):
-        raise Forbidden("A coordinator may assign visits only to a team they belong to.")
+    # Another team's id answers exactly like a missing one: team ids cannot be probed.
+    if session.get(Team, team_id) is None or not leads_team(session, principal, team_id):
+        raise ValidationFailed(errors={"team_id": ["No such team, or not one of yours."]})
 
 
 def _check_template(session: Session, template_id: uuid.UUID | None, facility: Facility) -> None:

@@ -104,7 +104,10 @@ def test_history_after_rename_and_relocation(admin: Any, coordinator: Any, apis:
     r3 = admin.patch(item, json={"status": "relocated", "official_capacity": 10,
                                  "code": "NEW-CODE"}, headers={"If-Match": '"3"'})
     assert r3.status_code == 200
-    history = _history(apis["partner"], fac["id"])
+    history = _history(apis["monitor"], fac["id"])
+    outside = _history(apis["partner"], fac["id"])
+    assert [h["kind"] for h in outside] == [h["kind"] for h in history]
+    assert all(h["changed_by"] is None and h["changed_by_id"] is None for h in outside)
     assert [(h["kind"], h["version"]) for h in history] == [
         ("created", 1), ("renamed", 2), ("relocated", 3),
         ("renamed", 4), ("status", 4), ("updated", 4)]

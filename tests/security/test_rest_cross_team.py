@@ -239,8 +239,6 @@ def test_lists_never_include_other_teams_rows(world: Any, role: str) -> None:
         assert not [f for f in foreign if f in text], (role, url)
 
 
-@pytest.mark.xfail(strict=True, reason="visits/service.py:79-83 answers 422 'No such team' for "
-                   "an unknown team_id but 403 for another team's: team ids can be probed")
 @pytest.mark.parametrize("method", ("POST", "PATCH"))
 def test_assigning_a_visit_to_another_team_answers_like_a_missing_team(world: Any,
                                                                        method: str) -> None:
@@ -302,9 +300,6 @@ def test_passwords_and_tokens_never_reach_the_audit_log(world: Any, db: Session,
     assert secret.encode() not in admin.get("/api/v1/audit?per_page=200").data
 
 
-@pytest.mark.xfail(strict=True, reason="facilities history (schemas/facilities.py:231-232) "
-                   "names the staff who edited a facility to every role, while /users hides "
-                   "them from partners, analysts and legal aid")
 @pytest.mark.parametrize("role", LOW)
 def test_facility_history_does_not_name_staff_to_outside_roles(world: Any, role: str) -> None:
     coord = world.api["coord_a"]

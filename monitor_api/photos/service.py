@@ -50,13 +50,14 @@ def finish_upload(session: Session, store: BlobStore, settings: Settings, upload
                                             "quarantine_key": upload.quarantine_key})
     else:
         blob = session.get(Blob, digest)
-        made = False
         if blob is None:
-            blob, made = store_blob(session, store, settings, digest, upload.length,
-                                    key=key, data=data)
+            blob, _ = store_blob(session, store, settings, digest, upload.length,
+                                 key=key, data=data)
         elif key is not None:
             store.delete(key)  # identical bytes are already filed
-        _record_outcome(session, upload, blob, reused=not made)
+        # This upload carried its own bytes: never say whether they were stored before (that
+        # would tell a device which photos the server holds).
+        _record_outcome(session, upload, blob, reused=False)
     store.stage_abort(str(upload.id), state)  # staging leftovers (tails, parts)
     upload.staging = {}
     session.flush()
@@ -73,7 +74,7 @@ def _file(store: BlobStore, dest: str, *, key: str | None, data: bytes | None,
 
 
 def complete_from_existing(session: Session, upload: Upload, blob: Blob) -> None:
-    """Dedupe: the bytes under this hash are stored already; the upload is complete at once."""
+    """Dedupe (bytes the uploader already proved it holds): the upload is complete at once."""
     upload.offset, upload.state, upload.completed_at = upload.length, "complete", utcnow()
     upload.actual_sha256, upload.deduplicated = blob.sha256, True
     _record_outcome(session, upload, blob, reused=True)
@@ -226,24 +227,28 @@ def download(session: Session, principal: Principal, store: BlobStore, settings:
 def detail(session: Session, principal: Principal, photo_id: uuid.UUID) -> dict[str, Any]:
     """The photo record with what the server found in its bytes and its custody log."""
     photo = visible_photo(session, principal, photo_id)
+    # Blob-derived details only when this photo's own upload hashed to its sha256 (or was
+    # deduplicated against bytes its team had proved): the record alone proves nothing.
+    received = photo.upload_status in ("verified", "rejected")
     row = session.execute(text(
         "select ST_Distance(b.exif_location, f.location) as exif_m, "
         "ST_Distance(p.location, f.location) as record_m "
         "from photos p join visits v on v.id = p.visit_id "
         "join facilities f on f.id = v.facility_id "
-        "left join blobs b on b.sha256 = lower(p.sha256) where p.id = :id"),
-        {"id": photo.id}).one()
-    blob = session.get(Blob, photo.sha256.lower())
-    uploads = list(session.scalars(select(Upload).where(Upload.photo_id == photo.id)
-                                   .order_by(Upload.created_at)))
+        "left join blobs b on b.sha256 = lower(p.sha256) and :received "
+        "where p.id = :id"), {"id": photo.id, "received": received}).one()
+    blob = session.get(Blob, photo.sha256.lower()) if received else None
+    uploads = list(session.scalars(select(Upload).where(
+        Upload.photo_id == photo.id, Upload.id.in_(custody.counting_uploads(photo)))
+        .order_by(Upload.created_at)))
     derivatives = [] if blob is None else list(
         session.scalars(select(Derivative).where(Derivative.sha256 == blob.sha256)))
     return {"photo": photo, "blob": blob, "uploads": uploads, "derivatives": derivatives,
             "exif_distance_m": row.exif_m, "record_distance_m": row.record_m,
-            "custody": custody.events(session, photo.id)}
+            "custody": custody.events(session, photo)}
 
 
 def custody_log(session: Session, principal: Principal, photo_id: uuid.UUID) -> list[Any]:
     """The custody log of a photo the principal's team holds."""
     photo = visible_photo(session, principal, photo_id)
-    return custody.events(session, photo.id)
+    return custody.events(session, photo)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -92,14 +92,15 @@ def create(session: Session, principal: Principal, settings: Settings, *,
         errors["sha256"] = ["Upload-Metadata must carry sha256, 64 hex digits."]
     if errors:
         raise ValidationFailed("Upload-Metadata is incomplete.", errors=errors)
-    photo = session.get(Photo, photo_id)
-    if photo is not None:
-        photos.visible_photo(session, principal, photo_id)  # another team's photo: 404
-        if photo.sha256.lower() != sha or photo.byte_size != length:
-            raise Conflict("The photo record declares another sha256 or byte_size.",
-                           extra={"sha256": photo.sha256, "byte_size": photo.byte_size})
-    else:
-        scope.require_field_role(principal)
+    scope.require_field_role(principal)
+    # A photo the caller cannot see is treated exactly like an unknown one (no existence
+    # oracle): the upload is created, and photo_upload_status() never joins it to that
+    # record because the uploader is not on its visit's team.
+    photo = session.scalar(select(Photo).where(
+        Photo.id == photo_id, scope.visit_filter(principal, Photo.visit_id)))
+    if photo is not None and (photo.sha256.lower() != sha or photo.byte_size != length):
+        raise Conflict("The photo record declares another sha256 or byte_size.",
+                       extra={"sha256": photo.sha256, "byte_size": photo.byte_size})
     now = utcnow()
     upload = Upload(photo_id=photo_id, declared_sha256=sha, length=length, offset=0,
                     state="open", staging={}, meta={k: v[:200] for k, v in meta.items()},
@@ -110,10 +111,27 @@ def create(session: Session, principal: Principal, settings: Settings, *,
     session.flush()
     custody.log(session, photo_id, "upload_started", upload_id=upload.id, sha256=sha,
                 details={"length": length, "photo_record": photo is not None})
+    # Dedupe only against bytes the caller's teams already hold verified: another team's
+    # blob must neither be admitted (an oracle) nor granted for a known hash. Otherwise the
+    # bytes are received and hashed as usual (filing them again is a no-op).
     blob = session.get(Blob, sha)
-    if blob is not None and blob.byte_size == length:
+    if blob is not None and blob.byte_size == length and _holds_verified(session, principal,
+                                                                        sha, length):
         photos.complete_from_existing(session, upload, blob)
     return upload
+
+
+def _holds_verified(session: Session, principal: Principal, sha: str, length: int) -> bool:
+    """Whether the caller already proved these bytes: a photo it may see (admins: any) got
+    them by upload, or one of its own uploads hashed to them (the record may come later)."""
+    seen = select(Photo.id).where(
+        func.lower(Photo.sha256) == sha, Photo.byte_size == length,
+        Photo.upload_status.in_(("verified", "rejected")),  # the hash was verified either way
+        scope.visit_filter(principal, Photo.visit_id))
+    own = select(Upload.id).where(Upload.user_id == principal.user_id,
+                                  Upload.state == "complete", Upload.actual_sha256 == sha,
+                                  Upload.length == length)
+    return bool(session.scalar(select(seen.exists() | own.exists())))
 
 
 def get_visible(session: Session, principal: Principal, upload_id: uuid.UUID) -> Upload:

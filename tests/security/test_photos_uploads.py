@@ -48,8 +48,6 @@ def _team_b_bytes(db: Session, world: Any) -> tuple[str, int]:
     return sha, size
 
 
-@pytest.mark.xfail(strict=True, reason="uploads.create answers 404 for another team's photo "
-                   "id but 201 for an unknown one: an existence oracle (uploads/service.py:96-97)")
 def test_upload_for_other_teams_photo_answers_like_unknown_photo(world: Any,
                                                                   phones: Any) -> None:
     other = _create(phones["mon_a"], world.ids["photo_b"], "a" * 64, 1000)
@@ -57,9 +55,6 @@ def test_upload_for_other_teams_photo_answers_like_unknown_photo(world: Any,
     assert other.status_code == unknown.status_code, (other.status_code, other.get_json())
 
 
-@pytest.mark.xfail(strict=True, reason="tus creation dedupes against every team's blobs: a "
-                   "device learns that bytes with a given sha256 are held (uploads/service.py"
-                   ":113-115)")
 def test_dedupe_is_no_oracle_for_other_teams_bytes(world: Any, db: Session,
                                                    phones: Any) -> None:
     sha, size = _team_b_bytes(db, world)
@@ -68,9 +63,6 @@ def test_dedupe_is_no_oracle_for_other_teams_bytes(world: Any, db: Session,
     assert resp.headers["Upload-Offset"] == "0", "the server admitted holding these bytes"
 
 
-@pytest.mark.xfail(strict=True, reason="knowing another team's sha256 is enough to get its "
-                   "photo verified on your own visit (dedupe + photo_upload_status), and so its "
-                   "original and EXIF (uploads/service.py:113-115)")
 def test_knowing_a_hash_does_not_grant_the_bytes(world: Any, db: Session, phones: Any) -> None:
     sha, size = _team_b_bytes(db, world)
     photo_id = uuid.uuid4()
@@ -84,9 +76,6 @@ def test_knowing_a_hash_does_not_grant_the_bytes(world: Any, db: Session, phones
     assert detail.get("processing") is None
 
 
-@pytest.mark.xfail(strict=True, reason="photo detail shows the blob (EXIF GPS, camera) found "
-                   "under the record's declared sha256 even when no upload of this photo was "
-                   "verified (photos/service.py:236)")
 def test_photo_detail_shows_no_bytes_it_never_received(world: Any, db: Session) -> None:
     sha, size = _team_b_bytes(db, world)
     mine = Photo(visit_id=world.visit_a.id, sha256=sha, byte_size=size, mime_type="image/jpeg",

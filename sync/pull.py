@@ -54,7 +54,7 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
             if affected and st.scope_key:
                 _rescoped(session, st, actor, bucket, affected, start)
     if lo is not None:
-        _tombstones(session, registry, actor, changes, start, hi)
+        _tombstones(session, registry, actor, changes, start, hi, affected)
     out.update({"changes": changes, "timestamp": hi, "has_more": has_more})
     return out
 
@@ -111,12 +111,16 @@ def _rows(session: Session, st: SyncTable, actor: Actor, bucket: dict[str, list[
 
 
 def _tombstones(session: Session, registry: Registry, actor: Actor,
-                changes: dict[str, dict[str, list[Any]]], lo: int, hi: int) -> None:
-    """Deletions in the window, for the tables pulled, that the actor may learn about."""
+                changes: dict[str, dict[str, list[Any]]], lo: int, hi: int,
+                affected: list[Any]) -> None:
+    """Deletions in the window, for the tables pulled, that the actor may learn about (also
+    under scope roots whose visibility changed for them: a lost visit's deleted records)."""
     scoped = [t.name for t in registry.tables if t.pull and t.scope is not None]
     unscoped = [t.name for t in registry.tables if t.pull and t.scope is None]
     visible = (registry.tombstone_visible(actor, tombstones)
                if registry.tombstone_visible is not None else sa.true())
+    if affected:
+        visible = sa.or_(visible, tombstones.c.scope_id.in_(affected))
     query = sa.select(tombstones.c.table_name, tombstones.c.record_id).where(
         tombstones.c.change_xid >= xid(lo), tombstones.c.change_xid < xid(hi),
         sa.or_(tombstones.c.table_name.in_(unscoped),

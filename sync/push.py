@@ -74,8 +74,8 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
     for st in registry.tables:
         if st.name in plan.tables:
             _load_existing(session, actor, plan.tables[st.name], plan)
+    _check_inserts(session, actor, plan)  # before references: a refused parent refuses kids
     _check_references(session, registry, actor, plan)
-    _check_inserts(session, actor, plan)
     if not force:
         conflicts = _conflicts(session, actor, plan, cursor)
         if conflicts:
@@ -218,7 +218,19 @@ def _load_existing(session: Session, actor: Actor, tp: TablePlan, plan: Plan) ->
 
 
 def _check_references(session: Session, registry: Registry, actor: Actor, plan: Plan) -> None:
-    """Every relation must point at a record the actor can see (or one accepted here)."""
+    """Every relation must point at a record the actor can see (or one accepted here).
+
+    Repeated until nothing more is dropped: a record refused late (e.g. for its second
+    relation) must take the records pointing at it along.
+    """
+    while _reference_pass(session, registry, actor, plan):
+        pass
+    for tp in plan.tables.values():
+        _check_delete_references(session, plan, tp)
+
+
+def _reference_pass(session: Session, registry: Registry, actor: Actor, plan: Plan) -> int:
+    before = len(plan.rejected)
     for st in registry.tables:
         tp = plan.tables.get(st.name)
         if tp is None or not tp.upserts:
@@ -240,8 +252,7 @@ def _check_references(session: Session, registry: Registry, actor: Actor, plan: 
                 if ref and uuid.UUID(ref) not in visible:
                     _drop(plan, tp, uid, {fname: [f"No {target.name} record {ref} that you "
                                                   "can access."]})
-    for tp in plan.tables.values():
-        _check_delete_references(session, plan, tp)
+    return len(plan.rejected) - before
 
 
 def _check_delete_references(session: Session, plan: Plan, tp: TablePlan) -> None:

@@ -46,7 +46,8 @@ def test_devices_converge_and_history_keeps_every_accepted_value(world: World) -
                           "sync_idempotency", "findings", "visits"):
                 world.sql(f"delete from {table}")
             a, b, outsider = world.user(), world.user(), world.user()
-            world.team(a, b)
+            self.team = world.team(a, b)
+            self.b_in_team = True
             world.team(outsider)
             self.fac = world.facility()
             self.users = [a, a, b]  # two phones of one monitor, one of another
@@ -108,6 +109,12 @@ def test_devices_converge_and_history_keeps_every_accepted_value(world: World) -
             if fid is not None:
                 self.devices[device].store.delete("findings", fid)
             self.devices[device].synchronize()
+
+        @rule()
+        def toggle_membership(self) -> None:
+            """The third phone's user leaves or rejoins the team (scope loss and gain)."""
+            (world.leave if self.b_in_team else world.join)(self.team, self.users[2])
+            self.b_in_team = not self.b_in_team
 
         def teardown(self) -> None:
             for _ in range(2):

@@ -78,8 +78,14 @@ def test_pushed_visit_joins_the_team_the_user_leads(world: World) -> None:
     assert str(team) == str(led)
     loner = world.user()
     t2 = world.device(loner)
-    resp = world.push(t2, {"visits": {"created": [visit_raw(fac)]}}, world.cursor(t2))
+    orphan = visit_raw(fac)
+    child = finding_raw(orphan["id"])  # refused with its parent, never inserted dangling
+    resp = world.push(t2, {"visits": {"created": [orphan]}, "findings": {"created": [child]}},
+                      world.cursor(t2))
+    assert resp.status_code == 200, resp.text
     assert "no team" in str(resp.json()["rejected"])
+    assert resp.json()["experimentalRejectedIds"] == {"visits": [orphan["id"]],
+                                                      "findings": [child["id"]]}
 
 
 def test_a_monitor_cannot_pull_or_write_another_teams_visit(world: World) -> None:

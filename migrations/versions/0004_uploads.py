@@ -121,10 +121,18 @@ def upgrade() -> None:
                               join team_members tm on tm.team_id = v.team_id
                               where v.id = p_visit and tm.user_id = u.user_id))
         $$;
+        -- Verification is a fact about bytes already received: a later edit of the record
+        -- (caption, finding) keeps it even if the uploader has since left the team. Only a
+        -- changed sha256 re-opens the question.
         create function photos_upload_join() returns trigger language plpgsql as $$
         begin
-            new.upload_status := coalesce(
-                photo_upload_status(new.id, new.sha256, new.visit_id), 'pending');
+            if tg_op = 'UPDATE' and old.upload_status = 'verified'
+               and lower(new.sha256) = lower(old.sha256) then
+                new.upload_status := 'verified';
+            else
+                new.upload_status := coalesce(
+                    photo_upload_status(new.id, new.sha256, new.visit_id), 'pending');
+            end if;
             return new;
         end $$;
         create trigger photos_upload_join before insert or update on photos

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import requests
+import sqlalchemy as sa
 
 from tests.photos import images, tus
 
@@ -75,3 +76,27 @@ def test_outsiders_upload_stays_out_of_the_photos_record(live: Any, world: Any,
     assert {e["upload_id"] for e in detail["custody"]} == {None, detail["uploads"][0]["id"]}
     # The upload and custody rows of the outsider are still in the database (and audit log).
     assert world.scalar("select count(*) from uploads where photo_id = :i", i=pid) == 3
+
+
+def test_verified_photo_stays_verified_after_its_uploader_leaves(live: Any, world: Any,
+                                                                 field: Any) -> None:
+    data = images.jpeg()
+    photo = world.photo(field.visit, data)
+    tus.upload(live.url, field.token, photo, data)
+    assert _status(world, photo) == "verified"
+    with world.engine.begin() as c:
+        lead = world.user("coordinator")
+        c.execute(sa.text("insert into team_members (team_id, user_id) values (:t, :u)"),
+                  {"t": field.team.id, "u": lead.id})
+        c.execute(sa.text("update teams set lead_id = :u where id = :t"),
+                  {"t": field.team.id, "u": lead.id})
+        c.execute(sa.text("delete from team_members where team_id = :t and user_id = :u"),
+                  {"t": field.team.id, "u": field.monitor.id})
+    with world.engine.begin() as c:  # a later sync edit of the record
+        c.execute(sa.text("update photos set caption = 'cell 12, east wall' where id = :i"),
+                  {"i": photo})
+    assert _status(world, photo) == "verified"
+    with world.engine.begin() as c:  # a changed hash re-opens the question
+        c.execute(sa.text("update photos set sha256 = :s where id = :i"),
+                  {"i": photo, "s": "0" * 64})
+    assert _status(world, photo) != "verified"

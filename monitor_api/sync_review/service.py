@@ -16,6 +16,7 @@ from monitor_api.db import utcnow
 from monitor_api.errors import Conflict, NotFound, ValidationFailed
 from monitor_api.scope import user_team_ids, visible_visits
 from monitor_api.sync_api.registry import registry
+from monitor_api.visits.models import Visit
 from sync.store import quarantine, revisions, tombstones
 
 
@@ -29,8 +30,13 @@ def _visible(principal: Principal) -> Any:
         return sa.true()
     members = sa.select(TeamMember.user_id).where(
         TeamMember.team_id.in_(user_team_ids(principal.user_id)))
+    # "Sent by a member" only covers records tied to no existing visit (an unknown or
+    # missing visit_id); a record of another team's visit stays with that team even when a
+    # member of both teams sent it.
+    orphan = sa.or_(quarantine.c.visit_id.is_(None),
+                    quarantine.c.visit_id.not_in(sa.select(Visit.id)))
     return sa.or_(quarantine.c.visit_id.in_(visible_visits(principal)),
-                  quarantine.c.user_id.in_(members))
+                  sa.and_(orphan, quarantine.c.user_id.in_(members)))
 
 
 def list_quarantine(session: Session, principal: Principal, *, status: str, page: int,

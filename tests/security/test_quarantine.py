@@ -40,9 +40,6 @@ def both_teams_phone(world: Any, db: Session, quick_user: Any, make_device: Any,
     return make_device(user, client)[1]
 
 
-@pytest.mark.xfail(strict=True, reason="sync_review/service.py:26-33 shows a coordinator every "
-                   "record pushed by a member of their team, even for another team's visit: "
-                   "team B's interview (interviewee_code, notes) reaches team A's coordinator")
 def test_other_teams_quarantined_interview_is_hidden(world: Any, db: Session,
                                                      both_teams_phone: Any) -> None:
     rid = str(uuid.uuid4())

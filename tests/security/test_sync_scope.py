@@ -262,9 +262,6 @@ def test_admin_phone_never_pulls_push_only_tables(sw: World, two: Any) -> None:
         assert secret not in pulled["text"]
 
 
-@pytest.mark.xfail(strict=True, reason="sync/push.py:77-78 checks references before on_insert "
-                   "refuses the new visit, so its children stay in the plan, break the FK and "
-                   "the whole push is a generic 409 (nothing quarantined, phone stuck)")
 def test_teamless_monitor_pushing_a_visit_with_children_gets_rejections(sw: World,
                                                                         two: Any) -> None:
     loner = sw.user()

@@ -40,3 +40,5 @@ def configure(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Alembic announces every plugin it loads at INFO (on each /readyz): keep it quiet.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

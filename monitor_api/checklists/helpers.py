@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, inspect, select
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from monitor_api.errors import PreconditionFailed
@@ -48,14 +48,6 @@ def check_if_match(if_match: str | None, current: str) -> None:
     if "*" not in tags and current not in tags:
         raise PreconditionFailed("The resource changed since you read it; GET it again.",
                                  headers={"ETag": current})
-
-
-def paginate(session: Session, query: Select[Any], *, page: int,
-             per_page: int) -> tuple[list[Any], int]:
-    """One page of `query` (already ordered) and the total count."""
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
-    return items, int(total or 0)
 
 
 def raw_record(session: Session, table: str, record_id: uuid.UUID) -> dict[str, Any] | None:

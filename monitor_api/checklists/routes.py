@@ -14,6 +14,7 @@ from marshmallow import RAISE
 from monitor_api.auth import current_principal, roles_required
 from monitor_api.checklists import service
 from monitor_api.db import get_session
+from monitor_api.pagination import page_body
 from schemas import checklists as s
 
 blp = Blueprint("checklists", __name__, url_prefix="/api/v1/checklist-templates",
@@ -33,8 +34,7 @@ class Templates(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List checklist templates (drafts only for field roles)."""
         items, total = service.list_templates(get_session(), current_principal(), **args)
-        return {"items": items, "meta": {"page": args["page"], "per_page": args["per_page"],
-                                         "total": total}}
+        return page_body(items, total, args)
 
     @blp.arguments(s.TemplateCreate)
     @blp.response(201, s.TemplateOut)

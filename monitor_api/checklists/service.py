@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 from monitor_api.audit.service import record
 from monitor_api.auth import Principal
 from monitor_api.checklists.compliance import question_errors
-from monitor_api.checklists.helpers import check_if_match, etag_of, paginate, snapshot
+from monitor_api.checklists.helpers import check_if_match, etag_of, snapshot
 from monitor_api.checklists.models import ChecklistQuestion, ChecklistTemplate
 from monitor_api.db import utcnow
 from monitor_api.errors import Conflict, NotFound, ValidationFailed
+from monitor_api.pagination import paginate
 from monitor_api.scope import FIELD_RECORD_ROLES
 
 QUESTION_FIELDS = ("section", "code", "position", "text_en", "text_ru", "text_tg", "answer_type",

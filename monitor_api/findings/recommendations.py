@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 
 from monitor_api.audit.service import record
 from monitor_api.auth import Principal
-from monitor_api.checklists.helpers import paginate, raw_record, rest_revision, snapshot
+from monitor_api.checklists.helpers import raw_record, rest_revision, snapshot
 from monitor_api.db import utcnow
 from monitor_api.errors import Forbidden, NotFound, ValidationFailed
 from monitor_api.facilities.models import Facility
 from monitor_api.findings.models import Finding, Recommendation, RecommendationReview
+from monitor_api.pagination import paginate
 from monitor_api.scope import leads_team, require_field_role, visible_visits
 from monitor_api.visits.models import Visit
 

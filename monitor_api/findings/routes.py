@@ -13,6 +13,7 @@ from monitor_api.auth import current_principal, roles_required
 from monitor_api.db import get_session
 from monitor_api.findings import recommendations as recs
 from monitor_api.findings import service
+from monitor_api.pagination import page_body
 from monitor_api.scope import FIELD_RECORD_ROLES
 from schemas import findings as s
 from schemas.common import PageArgs
@@ -22,11 +23,6 @@ blp = Blueprint("findings", __name__, url_prefix="/api/v1/findings",
 recs_blp = Blueprint("recommendations", __name__, url_prefix="/api/v1/recommendations",
                      description="Recommendations, repeat chains and follow-up reviews.")
 WRITERS = ("admin", "coordinator")
-
-
-def _page(items: Any, total: int, args: dict[str, Any]) -> dict[str, Any]:
-    return {"items": items, "meta": {"page": args["page"], "per_page": args["per_page"],
-                                     "total": total}}
 
 
 @blp.route("/<uuid:finding_id>")
@@ -70,7 +66,7 @@ class Recommendations(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List recommendations (filters: facility, addressee, open, repeated)."""
         items, total = recs.list_recommendations(get_session(), current_principal(), **args)
-        return _page(items, total, args)
+        return page_body(items, total, args)
 
     @recs_blp.arguments(s.RecommendationCreate)
     @recs_blp.response(201, s.RecommendationOut)
@@ -112,7 +108,7 @@ class Reviews(MethodView):
     def get(self, args: dict[str, Any], rec_id: uuid.UUID) -> dict[str, Any]:
         """The status history of a recommendation, oldest first."""
         items, total = recs.list_reviews(get_session(), current_principal(), rec_id, **args)
-        return _page(items, total, args)
+        return page_body(items, total, args)
 
     @recs_blp.arguments(s.ReviewCreate)
     @recs_blp.response(201, s.ReviewOut)

@@ -10,6 +10,7 @@ from marshmallow import RAISE
 
 from monitor_api.auth import current_principal, roles_required
 from monitor_api.db import get_session
+from monitor_api.pagination import page_body
 from monitor_api.restricted import service
 from monitor_api.scope import FIELD_RECORD_ROLES
 from schemas import restricted as s
@@ -21,11 +22,6 @@ blp = Blueprint("restricted", __name__, url_prefix="/api/v1",
 _SCHEMAS = {"full": s.AllegationOut(), "legal_aid": s.LegalAidAllegationOut()}
 
 
-def _page(items: Any, total: int, args: dict[str, Any]) -> dict[str, Any]:
-    return {"items": items, "meta": {"page": args["page"], "per_page": args["per_page"],
-                                     "total": total}}
-
-
 @blp.route("/visits/<uuid:visit_id>/interviews", methods=["GET"])
 @blp.arguments(PageArgs, location="query", unknown=RAISE)
 @blp.response(200, s.InterviewList)
@@ -34,7 +30,7 @@ def visit_interviews(args: dict[str, Any], visit_id: uuid.UUID) -> dict[str, Any
     """Interviews of a visit (its team and admins; audited)."""
     items, total = service.visit_interviews(get_session(), current_principal(), visit_id,
                                             **args)
-    return _page(items, total, args)
+    return page_body(items, total, args)
 
 
 @blp.route("/visits/<uuid:visit_id>/allegations", methods=["GET"])
@@ -45,7 +41,7 @@ def visit_allegations(args: dict[str, Any], visit_id: uuid.UUID) -> dict[str, An
     """Allegations of a visit (its team and admins; audited)."""
     items, total = service.visit_allegations(get_session(), current_principal(), visit_id,
                                              **args)
-    return _page(items, total, args)
+    return page_body(items, total, args)
 
 
 @blp.route("/allegations", methods=["GET"])
@@ -56,7 +52,7 @@ def visit_allegations(args: dict[str, Any], visit_id: uuid.UUID) -> dict[str, An
 def list_allegations(args: dict[str, Any]) -> dict[str, Any]:
     """Allegations across visits: admins (whole) and legal aid (consented; audited)."""
     kind, items, total = service.list_allegations(get_session(), current_principal(), **args)
-    return _page(_SCHEMAS[kind].dump(items, many=True), total, args)
+    return page_body(_SCHEMAS[kind].dump(items, many=True), total, args)
 
 
 @blp.route("/allegations/<uuid:allegation_id>", methods=["GET"])

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from monitor_api.audit.service import record
 from monitor_api.auth import Principal
-from monitor_api.checklists.helpers import paginate
 from monitor_api.errors import Forbidden, NotFound
 from monitor_api.facilities.models import Facility
+from monitor_api.pagination import paginate
 from monitor_api.restricted.models import Allegation, Interview
 from monitor_api.scope import get_visit, visible_visits
 from monitor_api.visits.models import Visit

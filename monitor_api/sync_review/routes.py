@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from monitor_api.auth import current_principal, roles_required
 from monitor_api.db import get_session
+from monitor_api.pagination import page_body
 from monitor_api.sync_review import schemas as s
 from monitor_api.sync_review import service
 
@@ -26,8 +27,7 @@ class Quarantine(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List quarantined records of your teams' visits (pending by default)."""
         items, total = service.list_quarantine(get_session(), current_principal(), **args)
-        return {"items": items, "meta": {"page": args["page"], "per_page": args["per_page"],
-                                         "total": total}}
+        return page_body(items, total, args)
 
 
 @blp.route("/quarantine/<uuid:qid>")

@@ -12,6 +12,7 @@ from marshmallow import RAISE
 
 from monitor_api.auth import current_principal, roles_required
 from monitor_api.db import get_session
+from monitor_api.pagination import page_body
 from monitor_api.scope import FIELD_RECORD_ROLES
 from monitor_api.visits import service
 from schemas import findings as fs
@@ -22,11 +23,6 @@ blp = Blueprint("visits", __name__, url_prefix="/api/v1/visits",
                 description="Monitoring visits and what their teams recorded.")
 
 
-def _page(items: Any, total: int, args: dict[str, Any]) -> dict[str, Any]:
-    return {"items": items, "meta": {"page": args["page"], "per_page": args["per_page"],
-                                     "total": total}}
-
-
 @blp.route("")
 class Visits(MethodView):
     @blp.arguments(s.VisitListArgs, location="query", unknown=RAISE)
@@ -35,7 +31,7 @@ class Visits(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List the visits of the caller's teams (admins: all)."""
         items, total = service.list_visits(get_session(), current_principal(), **args)
-        return _page(items, total, args)
+        return page_body(items, total, args)
 
     @blp.arguments(s.VisitCreate)
     @blp.response(201, s.VisitOut)
@@ -72,7 +68,7 @@ def _records(kind: str, schema: Any, summary: str) -> None:
     def view(args: dict[str, Any], visit_id: uuid.UUID) -> dict[str, Any]:
         items, total = service.list_visit_records(get_session(), current_principal(), visit_id,
                                                   kind, **args)
-        return _page(items, total, args)
+        return page_body(items, total, args)
 
     view.__doc__ = summary
     view.__name__ = "list_" + kind.replace("-", "_")

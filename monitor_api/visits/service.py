@@ -15,7 +15,6 @@ from monitor_api.auth import Principal
 from monitor_api.checklists.helpers import (
     check_if_match,
     etag_of,
-    paginate,
     raw_record,
     rest_revision,
     snapshot,
@@ -26,6 +25,7 @@ from monitor_api.errors import Conflict, Forbidden, ValidationFailed
 from monitor_api.facilities.models import Facility
 from monitor_api.findings.models import Finding, Recommendation
 from monitor_api.findings.recommendations import list_recommendations
+from monitor_api.pagination import paginate
 from monitor_api.photos.models import Photo
 from monitor_api.scope import get_visit, leads_team, require_field_role, visible_visits
 from monitor_api.visits.models import AccessIncident, Answer, RoomInspection, Visit

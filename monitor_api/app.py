@@ -60,6 +60,9 @@ def create_app(settings: Settings | None = None) -> Flask:
                 "bearerAuth": {"type": "http", "scheme": "bearer"}}},
         },
     )
+    # UTF-8 on the wire: Cyrillic names and notes are a third of their \uXXXX-escaped size,
+    # which matters over weak mobile links.
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     db.init_app(app, settings.database_url)
     _init_blob_store(app, settings)
     api = ProblemApi(app)

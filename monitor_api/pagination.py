@@ -11,9 +11,24 @@ from sqlalchemy.orm import Session
 def paginate(session: Session, query: Select[Any], *, page: int,
              per_page: int) -> tuple[list[Any], int]:
     """One page of `query` (already ordered, with a unique tiebreaker) and the total count."""
+    total = _count(session, query)
+    return list(session.scalars(_page(query, page, per_page))), total
+
+
+def paginate_rows(session: Session, query: Select[Any], *, page: int,
+                  per_page: int) -> tuple[list[Any], int]:
+    """As paginate(), for a query of several columns: the page as rows (tuples)."""
+    total = _count(session, query)
+    return list(session.execute(_page(query, page, per_page)).all()), total
+
+
+def _page(query: Select[Any], page: int, per_page: int) -> Select[Any]:
+    return query.limit(per_page).offset((page - 1) * per_page)
+
+
+def _count(session: Session, query: Select[Any]) -> int:
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
-    return items, int(total or 0)
+    return int(total or 0)
 
 
 def page_body(items: Any, total: int, args: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from monitor_api.auth import SESSION_PREFIX, Principal, new_token
 from monitor_api.config import Settings
 from monitor_api.db import utcnow
 from monitor_api.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
+from monitor_api.pagination import paginate
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password-used-for-timing")
@@ -74,11 +75,8 @@ def visible_users_query(session: Session, principal: Principal) -> Any:
 def list_users(session: Session, principal: Principal, *, page: int, per_page: int
                ) -> tuple[list[User], int]:
     """A page of visible users, ordered by username."""
-    query = visible_users_query(session, principal)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(User.username).offset((page - 1) * per_page)
-                           .limit(per_page))
-    return list(rows), total
+    query = visible_users_query(session, principal).order_by(User.username)
+    return paginate(session, query, page=page, per_page=per_page)
 
 
 def get_user(session: Session, principal: Principal, user_id: uuid.UUID) -> User:

@@ -32,6 +32,7 @@ from monitor_api.errors import (
     PreconditionRequired,
 )
 from monitor_api.facilities.models import Facility, FacilityHistory
+from monitor_api.pagination import paginate_rows
 from monitor_api.scope import FIELD_RECORD_ROLES
 
 FIELDS = ("code", "name", "name_ru", "name_tg", "facility_type", "authority", "region",
@@ -269,9 +270,7 @@ def list_facilities(session: Session, principal: Principal, *, page: int, per_pa
     """A page of facilities matching the filters, and how many match in all."""
     _check_deleted_access(principal, include_deleted)
     query = list_query(include_deleted=include_deleted, **filters)
-    total = session.scalar(select(func.count()).select_from(
-        query.order_by(None).subquery())) or 0
-    rows = session.execute(query.offset((page - 1) * per_page).limit(per_page))
+    rows, total = paginate_rows(session, query, page=page, per_page=per_page)
     near = filters.get("near") is not None
     return [_view(row[0], row[1], row[2], row[3] if near else None, with_distance=near)
             for row in rows], total

@@ -8,14 +8,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor_api.audit.service import record
 from monitor_api.auth import Principal
 from monitor_api.errors import Forbidden, NotFound
 from monitor_api.facilities.models import Facility
-from monitor_api.pagination import paginate
+from monitor_api.pagination import paginate, paginate_rows
 from monitor_api.restricted.models import Allegation, Interview
 from monitor_api.scope import get_visit, visible_visits
 from monitor_api.visits.models import Visit
@@ -78,11 +78,10 @@ def list_allegations(session: Session, principal: Principal, *, page: int, per_p
     if facility_id:
         query = query.where(Visit.facility_id == facility_id)
     query = query.order_by(Allegation.server_created_at.desc(), Allegation.id)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    rows = session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    rows, total = paginate_rows(session, query, page=page, per_page=per_page)
     kind, items = _present(session, principal, rows)
     _audit(session, "allegation.view", [row[0].id for row in rows], view=kind)
-    return kind, items, int(total)
+    return kind, items, total
 
 
 def get_allegation(session: Session, principal: Principal,

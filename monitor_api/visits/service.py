@@ -25,7 +25,7 @@ from monitor_api.errors import Conflict, Forbidden, ValidationFailed
 from monitor_api.facilities.models import Facility
 from monitor_api.findings.models import Finding, Recommendation
 from monitor_api.findings.recommendations import list_recommendations
-from monitor_api.pagination import paginate
+from monitor_api.pagination import paginate, paginate_rows
 from monitor_api.photos.models import Photo
 from monitor_api.scope import get_visit, leads_team, require_field_role, visible_visits
 from monitor_api.visits.models import AccessIncident, Answer, RoomInspection, Visit
@@ -194,10 +194,9 @@ def _photos(session: Session, visit_id: uuid.UUID, *, page: int,
     geometry = func.ST_GeomFromWKB(func.ST_AsBinary(Photo.location))
     query = (select(Photo, func.ST_Y(geometry), func.ST_X(geometry))
              .where(Photo.visit_id == visit_id).order_by(Photo.server_created_at, Photo.id))
-    total = session.scalar(select(func.count()).where(Photo.visit_id == visit_id)) or 0
-    rows = session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    rows, total = paginate_rows(session, query, page=page, per_page=per_page)
     items = [{**{key: getattr(photo, key) for key in PHOTO_FIELDS},
               "server_created_at": photo.server_created_at,
               "server_updated_at": photo.server_updated_at, "lat": lat, "lng": lng}
              for photo, lat, lng in rows]
-    return items, int(total)
+    return items, total

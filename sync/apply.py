@@ -108,7 +108,7 @@ def _delete(session: Session, registry: Registry, actor: Actor, tp: TablePlan,
     st, ids = tp.st, sorted(tp.deletes)
     roots: dict[uuid.UUID, uuid.UUID | None] = {}
     if st.scope_key:
-        key = next((f.name for f in st.fields if f.db == st.scope_key), None)
+        key = st.field_for(st.scope_key)
         for uid in ids:
             val = tp.existing[uid].get(key) if key else None
             roots[uid] = uuid.UUID(val) if val else None
@@ -146,7 +146,7 @@ def quarantine_rejects(session: Session, registry: Registry, actor: Actor,
         raw = r["raw"] if isinstance(r["raw"], dict) else {"value": r["raw"]}
         root = None
         if st is not None and st.scope_key:
-            fname = next((f.name for f in st.fields if f.db == st.scope_key), "id")
+            fname = st.field_for(st.scope_key) or "id"
             try:
                 root = uuid.UUID(str(raw.get(fname)))
             except ValueError:

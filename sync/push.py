@@ -174,7 +174,8 @@ def _parse_record(plan: Plan, tp: TablePlan, rec: Any) -> None:
         return
     clean["id"] = str(uid)
     if st.scope_key and st.scope_key != "id":
-        key_field = next(f.name for f in st.fields if f.db == st.scope_key)
+        key_field = st.field_for(st.scope_key)
+        assert key_field is not None, f"{st.name}: no field holds {st.scope_key}"
         if clean.get(key_field) is None:
             plan.reject(st.name, rid, {key_field: ["Required for synced records."]}, rec,
                         "upsert")
@@ -236,7 +237,7 @@ def _reference_pass(session: Session, registry: Registry, actor: Actor, plan: Pl
         if tp is None or not tp.upserts:
             continue
         for column, target in registry.references(st).items():
-            fname = next((f.name for f in st.fields if f.db == column), None)
+            fname = st.field_for(column)
             if fname is None:
                 continue
             wanted = {uuid.UUID(c[fname]) for c in tp.upserts.values() if c.get(fname)}

@@ -72,6 +72,10 @@ class SyncTable:
         col = sa.literal_column(f'"{self.table.name}"."{self.created_column}"')
         return col >= xid(cursor)
 
+    def field_for(self, column: str) -> str | None:
+        """The (first) raw field stored in database column `column`, or None."""
+        return next((f.name for f in self.fields if f.db == column), None)
+
     def where_scope(self, actor: Actor) -> ColumnElement[bool]:
         return self.scope(actor, self.table) if self.scope else sa.true()
 

@@ -102,9 +102,14 @@ def _rows(session: Session, st: SyncTable, actor: Actor, bucket: dict[str, list[
     if not whole:
         cond = sa.and_(cond, _window(st, lo, hi))
     created = st.is_new(None if first else lo).label("_new")
-    query = sa.select(*st.columns(), created).where(cond).order_by(st.xid(), st.table.c.id)
+    _collect(session, st, bucket, sa.select(*st.columns(), created).where(cond))
+
+
+def _collect(session: Session, st: SyncTable, bucket: dict[str, list[Any]],
+             query: sa.Select[Any]) -> None:
+    """Add the rows of `query` (with a `_new` column) not yet in the bucket, in xid order."""
     seen = {r["id"] for r in bucket["created"]} | {r["id"] for r in bucket["updated"]}
-    for row in session.execute(query).mappings():
+    for row in session.execute(query.order_by(st.xid(), st.table.c.id)).mappings():
         raw = st.codec.to_raw(row)
         if raw["id"] not in seen:
             bucket["created" if row["_new"] else "updated"].append(raw)
@@ -141,13 +146,9 @@ def _rescoped(session: Session, st: SyncTable, actor: Actor, bucket: dict[str, l
     """Scope roots gained since the cursor come whole; lost ones go as deleted."""
     key = st.table.c[st.scope_key or "id"]
     in_root = key.in_(affected)
-    seen = {r["id"] for r in bucket["created"]} | {r["id"] for r in bucket["updated"]}
     created = st.is_new(lo).label("_new")
-    query = sa.select(*st.columns(), created).where(in_root, st.where_scope(actor))
-    for row in session.execute(query.order_by(st.xid(), st.table.c.id)).mappings():
-        raw = st.codec.to_raw(row)
-        if raw["id"] not in seen:
-            bucket["created" if row["_new"] else "updated"].append(raw)
+    _collect(session, st, bucket,
+             sa.select(*st.columns(), created).where(in_root, st.where_scope(actor)))
     lost = sa.select(st.table.c.id).where(in_root, sa.not_(st.where_scope(actor)))
     deleted = set(bucket["deleted"])
     for rid in session.scalars(lost):

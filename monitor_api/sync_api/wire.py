@@ -35,9 +35,6 @@ def read_json_body(request: Request, limit: int) -> tuple[Any, bytes]:
         data = _gunzip(data, limit)
     elif encoding not in ("identity", ""):
         raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; use gzip.")
-    if len(data) > limit:
-        raise PayloadTooLarge(f"The body exceeds the limit of {limit} bytes.",
-                              extra={"limit": limit})
     try:
         return json.loads(data), data
     except (ValueError, UnicodeDecodeError) as exc:

@@ -15,7 +15,8 @@ from monitor_api.errors import ApiError, ValidationFailed
 from monitor_api.sync_api.registry import registry
 
 
-def _actor(principal: Principal) -> sync.Actor:
+def actor_of(principal: Principal) -> sync.Actor:
+    """The engine's view of a principal (scopes read it back from `context`)."""
     return sync.Actor(principal.user_id, principal.device_id, context=principal)
 
 
@@ -91,7 +92,7 @@ def pull_changes(session: Session, principal: Principal, *, settings: Settings,
     req = sync.PullRequest(cursor=parse_cursor(last_pulled_at), limit=settings.sync_page_records,
                            full=parse_migration(migration))
     try:
-        return sync.pull(session, registry(), _actor(principal), req)
+        return sync.pull(session, registry(), actor_of(principal), req)
     except sync.SyncError as exc:
         raise _map(exc) from None
 
@@ -107,7 +108,7 @@ def push_changes(session: Session, principal: Principal, *, settings: Settings,
                                errors={"Idempotency-Key": ["1 to 200 characters."]})
     request_hash = sync.push_body_hash(body + f"|{cursor}".encode())
     try:
-        result = sync.push(session, registry(), _actor(principal), changes, cursor=cursor,
+        result = sync.push(session, registry(), actor_of(principal), changes, cursor=cursor,
                            max_records=settings.sync_max_push_records, key=idempotency_key,
                            request_hash=request_hash)
     except sync.SyncError as exc:

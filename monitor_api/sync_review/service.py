@@ -16,12 +16,9 @@ from monitor_api.db import utcnow
 from monitor_api.errors import Conflict, NotFound, ValidationFailed
 from monitor_api.scope import user_team_ids, visible_visits
 from monitor_api.sync_api.registry import registry
+from monitor_api.sync_api.service import actor_of
 from monitor_api.visits.models import Visit
 from sync.store import quarantine, revisions, tombstones
-
-
-def _actor(principal: Principal) -> sync.Actor:
-    return sync.Actor(principal.user_id, principal.device_id, context=principal)
 
 
 def _visible(principal: Principal) -> Any:
@@ -65,7 +62,7 @@ def record_history(session: Session, principal: Principal, table: str,
     st = registry().get(table)
     if st is None:
         raise NotFound("No such synced table.")
-    actor = _actor(principal)
+    actor = actor_of(principal)
     exists = session.scalar(sa.select(st.table.c.id).where(st.table.c.id == record_id))
     if exists is not None:
         visible = session.scalar(sa.select(st.table.c.id).where(
@@ -108,7 +105,7 @@ def _apply(session: Session, principal: Principal, row: dict[str, Any],
                                errors={"table_name": ["Unknown table."]})
     group = ({"deleted": [raw.get("id")]} if row["op"] == "delete"
              else {"updated": [raw]})
-    result = sync.push(session, registry(), _actor(principal), {row["table_name"]: group},
+    result = sync.push(session, registry(), actor_of(principal), {row["table_name"]: group},
                        cursor=None, max_records=1, source="review", force=True,
                        keep_rejects=False)
     if result["rejected"]:

@@ -65,3 +65,9 @@ def leads_team(session: Session, principal: Principal, team_id: uuid.UUID | None
         return True
     return (principal.role == "coordinator" and team_id is not None
             and team_id in principal.team_ids(session))
+
+
+def require_lead(session: Session, principal: Principal, visit: Visit | None) -> None:
+    """403 unless the principal is an admin or a coordinator of `visit`'s team."""
+    if not leads_team(session, principal, visit.team_id if visit else None):
+        raise Forbidden("Only a coordinator of the visit's team or an admin may do this.")

@@ -21,7 +21,7 @@ from monitor_api.errors import Forbidden, NotFound, ValidationFailed
 from monitor_api.facilities.models import Facility
 from monitor_api.findings.models import Finding, Recommendation, RecommendationReview
 from monitor_api.pagination import paginate
-from monitor_api.scope import leads_team, require_field_role, visible_visits
+from monitor_api.scope import require_field_role, require_lead, visible_visits
 from monitor_api.visits.models import Visit
 
 CLOSED = ("implemented", "no_longer_relevant")
@@ -152,8 +152,7 @@ def create_recommendation(session: Session, principal: Principal, *,
     """Write a recommendation (on a visit the caller leads, or systemic)."""
     if visit_id is not None:
         visit = _ref(session, principal, "visit_id", Visit, visit_id)
-        if not leads_team(session, principal, visit.team_id):
-            raise Forbidden("Only a coordinator of the visit's team or an admin may do this.")
+        require_lead(session, principal, visit)
         if facility_id is not None and facility_id != visit.facility_id:
             raise ValidationFailed(errors={"facility_id": ["Differs from the visit's facility."]})
         facility_id = visit.facility_id
@@ -194,9 +193,7 @@ def update_recommendation(session: Session, principal: Principal, rec_id: uuid.U
 def _writable(session: Session, principal: Principal, rec_id: uuid.UUID) -> Recommendation:
     rec = get_recommendation(session, principal, rec_id)
     if rec.visit_id is not None:
-        visit = session.get(Visit, rec.visit_id)
-        if not leads_team(session, principal, visit.team_id if visit else None):
-            raise Forbidden("Only a coordinator of the visit's team or an admin may do this.")
+        require_lead(session, principal, session.get(Visit, rec.visit_id))
     elif principal.role not in ("admin", "coordinator"):
         raise Forbidden("Only coordinators and admins write systemic recommendations.")
     return rec

@@ -12,9 +12,9 @@ from monitor_api.audit.service import record
 from monitor_api.auth import Principal
 from monitor_api.checklists.helpers import raw_record, rest_revision, snapshot
 from monitor_api.db import utcnow
-from monitor_api.errors import Conflict, Forbidden, NotFound
+from monitor_api.errors import Conflict, NotFound
 from monitor_api.findings.models import Finding
-from monitor_api.scope import leads_team, require_field_role, visible_visits
+from monitor_api.scope import require_field_role, require_lead, visible_visits
 from monitor_api.visits.models import Visit
 
 
@@ -30,9 +30,7 @@ def get_finding(session: Session, principal: Principal, finding_id: uuid.UUID) -
 
 def _led_finding(session: Session, principal: Principal, finding_id: uuid.UUID) -> Finding:
     finding = get_finding(session, principal, finding_id)
-    visit = session.get(Visit, finding.visit_id)
-    if not leads_team(session, principal, visit.team_id if visit else None):
-        raise Forbidden("Only a coordinator of the visit's team or an admin may do this.")
+    require_lead(session, principal, session.get(Visit, finding.visit_id))
     return finding
 
 

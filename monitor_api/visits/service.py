@@ -21,13 +21,19 @@ from monitor_api.checklists.helpers import (
 )
 from monitor_api.checklists.models import ChecklistTemplate
 from monitor_api.db import utcnow
-from monitor_api.errors import Conflict, Forbidden, ValidationFailed
+from monitor_api.errors import Conflict, ValidationFailed
 from monitor_api.facilities.models import Facility
 from monitor_api.findings.models import Finding, Recommendation
 from monitor_api.findings.recommendations import list_recommendations
 from monitor_api.pagination import paginate, paginate_rows
 from monitor_api.photos.models import Photo
-from monitor_api.scope import get_visit, leads_team, require_field_role, visible_visits
+from monitor_api.scope import (
+    get_visit,
+    leads_team,
+    require_field_role,
+    require_lead,
+    visible_visits,
+)
 from monitor_api.visits.models import AccessIncident, Answer, RoomInspection, Visit
 
 # Forward one step at a time; a submitted visit may go back to the team for more work.
@@ -133,8 +139,7 @@ def read_visit(session: Session, principal: Principal, visit_id: uuid.UUID) -> V
 def lead_visit(session: Session, principal: Principal, visit_id: uuid.UUID) -> Visit:
     """A visit the caller may change: 404 when invisible, 403 unless they lead its team."""
     visit = get_visit(session, principal, visit_id)
-    if not leads_team(session, principal, visit.team_id):
-        raise Forbidden("Only a coordinator of the visit's team or an admin may do this.")
+    require_lead(session, principal, visit)
     return visit
 
 

@@ -20,7 +20,7 @@ from monitor_api.db import utcnow
 from monitor_api.errors import Forbidden, NotFound, ValidationFailed
 from monitor_api.facilities.models import Facility
 from monitor_api.findings.models import Finding, Recommendation, RecommendationReview
-from monitor_api.pagination import paginate
+from monitor_api.pagination import paginate, paginate_rows
 from monitor_api.scope import require_field_role, require_lead, visible_visits
 from monitor_api.visits.models import Visit
 
@@ -66,7 +66,7 @@ def list_recommendations(session: Session, principal: Principal, *, page: int, p
     """Recommendations visible to the caller, newest first."""
     require_field_role(principal)
     latest = _latest_status()
-    query = select(Recommendation).where(_visible(principal))
+    query = select(Recommendation, latest).where(_visible(principal))
     if facility_id:
         query = query.where(Recommendation.facility_id == facility_id)
     if visit_id:
@@ -80,11 +80,10 @@ def list_recommendations(session: Session, principal: Principal, *, page: int, p
         has = Recommendation.repeats_id.is_not(None)
         query = query.where(has if repeated else ~has)
     query = query.order_by(Recommendation.server_created_at.desc(), Recommendation.id)
-    items, total = paginate(session, query, page=page, per_page=per_page)
-    statuses = _statuses(session, [rec.id for rec in items])
-    for rec in items:
-        rec.latest_review_status = statuses.get(rec.id)  # type: ignore[attr-defined]
-    return items, total
+    rows, total = paginate_rows(session, query, page=page, per_page=per_page)
+    for rec, status in rows:
+        rec.latest_review_status = status  # type: ignore[attr-defined]
+    return [rec for rec, _ in rows], total
 
 
 def _statuses(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:

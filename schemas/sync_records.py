@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -47,6 +47,7 @@ from monitor_api.visits.models import (
     VISIT_TYPES,
 )
 from schemas.common import StrictSchema
+from sync.fields import json_text
 
 MAX_MS = 2**53 - 1
 MIME_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic")
@@ -79,8 +80,8 @@ class JsonText(fields.String):
             parsed = json.loads(text)
         except ValueError as exc:
             raise ValidationError("Not valid JSON text.") from exc
-        self.check(parsed)
-        return json.dumps(parsed, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+        self.check(parsed)  # every check refuses null, so the canonical text is never None
+        return cast(str, json_text(parsed))
 
 
 def list_of(values: tuple[str, ...]) -> Callable[[Any], None]:

@@ -27,15 +27,6 @@ class Field:
         return self.column or self.name
 
 
-def ms_from_datetime(value: datetime | None) -> int | None:
-    """Integer milliseconds since the epoch."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return (value - EPOCH) // MS
-
-
 def datetime_from_ms(value: int | None) -> datetime | None:
     return None if value is None else EPOCH + int(value) * MS
 

@@ -90,10 +90,7 @@ class S3BlobStore:
             return False
         self.client.copy_object(Bucket=self.bucket, Key=dst,
                                 CopySource={"Bucket": self.bucket, "Key": src}, **self._sse())
-        if lock_until is not None:  # Object Lock retention: not even we may delete it early
-            self.client.put_object_retention(
-                Bucket=self.bucket, Key=dst,
-                Retention={"Mode": "COMPLIANCE", "RetainUntilDate": lock_until})
+        self._retain(dst, lock_until)
         self.delete(src)
         return True
 
@@ -101,11 +98,14 @@ class S3BlobStore:
         if self.exists(key):
             return False
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **self._sse())
-        if lock_until is not None:
+        self._retain(key, lock_until)
+        return True
+
+    def _retain(self, key: str, lock_until: datetime | None) -> None:
+        if lock_until is not None:  # Object Lock retention: not even we may delete it early
             self.client.put_object_retention(
                 Bucket=self.bucket, Key=key,
                 Retention={"Mode": "COMPLIANCE", "RetainUntilDate": lock_until})
-        return True
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)

@@ -72,7 +72,7 @@ def create(session: Session, principal: Principal, settings: Settings, *,
     try:
         length = int(length_header)
     except ValueError:
-        raise ApiError("Upload-Length must be a non-negative integer.", status=400) from None
+        length = -1
     if length < 0:
         raise ApiError("Upload-Length must be a non-negative integer.", status=400)
     if length == 0:

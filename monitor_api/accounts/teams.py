@@ -97,8 +97,7 @@ def update_team(session: Session, principal: Principal, team_id: uuid.UUID,
     if "lead_id" in changes and changes["lead_id"] is not None:
         if not principal.is_admin:
             raise Forbidden("Only an admin may hand a team to another lead.")
-        _user_for_team(session, principal, changes["lead_id"])
-        add_member(session, principal, team_id, changes["lead_id"])
+        add_member(session, principal, team_id, changes["lead_id"])  # checks the user too
     if "name" in changes and session.scalar(
             select(Team.id).where(Team.name == changes["name"], Team.id != team.id)):
         raise Conflict(f"A team named {changes['name']!r} exists.")

@@ -52,10 +52,9 @@ def check_if_match(if_match: str | None, current: str) -> None:
 
 def raw_record(session: Session, table: str, record_id: uuid.UUID) -> dict[str, Any] | None:
     """A synced record as a pull would send it (the shape revisions keep)."""
-    from monitor_api.sync_api.registry import registry
-    from sync.history import current_raw
+    from monitor_api.sync_api.history import snapshot as sync_snapshot
 
-    return current_raw(session, registry(), table, record_id)
+    return sync_snapshot(session, table, record_id)
 
 
 def rest_revision(session: Session, user_id: uuid.UUID, *, table: str, record_id: uuid.UUID,

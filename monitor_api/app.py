@@ -173,10 +173,14 @@ def _request_hooks(app: Flask) -> None:
                     log.info("commit refused", extra={"error": str(exc.orig)[:300]})
                     response = errors.problem_response(
                         409, detail="The change conflicts with existing data.")
-                except DBAPIError:
+                except DBAPIError as exc:
                     session.rollback()
-                    log.exception("commit failed")
-                    response = errors.problem_response(500, "internal-error")
+                    if db.is_transient(exc):
+                        log.warning("commit lost a race", extra={"error": str(exc.orig)[:300]})
+                        response = errors.transient_response()
+                    else:
+                        log.exception("commit failed")
+                        response = errors.problem_response(500, "internal-error")
             else:
                 session.rollback()
                 audit.flush_after_rollback(session)

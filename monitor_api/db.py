@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
 from sqlalchemy import DateTime, MetaData, create_engine, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 NAMING = {
@@ -67,6 +71,41 @@ def get_session() -> Session:
     if "db_session" not in g:
         g.db_session = current_app.extensions["db_sessionmaker"]()
     return g.db_session
+
+
+# Deadlock, serialization failure: the transaction lost a race, not a client error; run it
+# again (a bounded number of times, then 503 with Retry-After).
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+T = TypeVar("T")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a database error means "retry the transaction" (deadlock, serialization)."""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in (
+        TRANSIENT_SQLSTATES)
+
+
+def retrying(session: Session, work: Callable[[], T], attempts: int = 4) -> T:
+    """Run `work` in a savepoint of the caller's transaction, again after a deadlock or
+    serialization failure (its locks are released with the savepoint, so the other
+    transaction proceeds); the last failure propagates (answered 503 with Retry-After)."""
+    for attempt in range(attempts):
+        savepoint = session.begin_nested()
+        try:
+            result = work()
+        except DBAPIError as exc:
+            savepoint.rollback()
+            if not is_transient(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * 2**attempt)  # jitter
+            continue
+        except BaseException:
+            if savepoint.is_active:
+                savepoint.rollback()
+            raise
+        savepoint.commit()
+        return result
+    raise AssertionError("unreachable")
 
 
 def new_session() -> Session:

@@ -6,8 +6,10 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, json, request
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
+
+from monitor_api.db import is_transient
 
 log = logging.getLogger(__name__)
 PROBLEM_MIME = "application/problem+json"
@@ -33,6 +35,8 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "upgrade-required": ("Schema version unsupported", "Upgrade the app to a supported schema."),
     "checksum-mismatch": ("Checksum mismatch", "The chunk's checksum does not match its bytes."),
     "gone": ("Gone", "The resource existed but has expired or been terminated."),
+    "service-unavailable": ("Service unavailable", "A transient overload or lost race in the "
+                            "database; nothing was applied. Retry after Retry-After seconds."),
     "internal-error": ("Internal server error", "An unexpected error; the request id is logged."),
 }
 STATUS_SLUG = {
@@ -51,6 +55,7 @@ STATUS_SLUG = {
     428: "precondition-required",
     429: "too-many-requests",
     460: "checksum-mismatch",
+    503: "service-unavailable",
 }
 
 
@@ -156,6 +161,13 @@ def problem_response(
     return resp
 
 
+def transient_response() -> Response:
+    """503 for a transaction that lost a database race again and again: nothing applied."""
+    return problem_response(503, detail="The database was busy with concurrent changes to the "
+                            "same records; nothing was applied. Retry shortly.",
+                            headers={"Retry-After": "2"})
+
+
 def _field_errors(data: Any) -> dict[str, Any] | None:
     """webargs nests messages by location ({"json": {...}}); the client cares about fields."""
     messages = data.get("messages") if isinstance(data, dict) else None
@@ -219,6 +231,14 @@ def init_app(app: Flask) -> None:
         # A value the schema let through but the column refuses (range, length): client input.
         log.info("data error", extra={"error": str(exc.orig)[:300]})
         return problem_response(422, detail="A value is out of range for its field.")
+
+    @app.errorhandler(OperationalError)
+    def _operational(exc: OperationalError) -> Response:
+        if is_transient(exc):  # a deadlock or serialization failure that retries did not cure
+            log.warning("transient database error", extra={"error": str(exc.orig)[:300]})
+            return transient_response()
+        log.exception("database error", extra={"request_id": g.get("request_id")})
+        return problem_response(500, "internal-error")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

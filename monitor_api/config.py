@@ -62,6 +62,9 @@ class Settings:
     sync_max_body_bytes: int = 16 * 1024 * 1024
     sync_schema_min: int = 1
     sync_schema_max: int = 1
+    sync_scope_hold_hours: int = 14 * 24
+    sync_retention_days: int = 365
+    sync_idempotency_days: int = 30
     upload_max_bytes: int = 512 * 1024 * 1024
     upload_expiry_hours: int = 72
     log_level: str = "INFO"
@@ -109,6 +112,9 @@ class Settings:
             upload_expiry_hours=_int(env, "UPLOAD_EXPIRY_HOURS", 72, minimum=1),
             sync_schema_min=_int(env, "SYNC_SCHEMA_MIN", 1, minimum=1),
             sync_schema_max=_int(env, "SYNC_SCHEMA_MAX", 1, minimum=1),
+            sync_scope_hold_hours=_int(env, "SYNC_SCOPE_HOLD_HOURS", 336),
+            sync_retention_days=_int(env, "SYNC_RETENTION_DAYS", 365, minimum=1),
+            sync_idempotency_days=_int(env, "SYNC_IDEMPOTENCY_DAYS", 30, minimum=1),
             log_level=level,
             trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
             state_dir=env.get("MONITOR_STATE_DIR") or "var",

@@ -7,6 +7,7 @@ reviews, photos, incidents, interviews, allegations) is visible exactly when its
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, select, true
@@ -21,14 +22,27 @@ from monitor_api.visits.models import Visit
 FIELD_RECORD_ROLES = ("admin", "coordinator", "monitor")
 
 
+@dataclass(frozen=True)
+class TeamScope:
+    """One team's visits and nothing else: the scope in which a reviewer applies a record
+    from the quarantine (never wider than the team that reviews it)."""
+
+    team_id: uuid.UUID
+    user_id: uuid.UUID
+    role: str = "monitor"
+    is_admin: bool = False
+
+
 def user_team_ids(user_id: uuid.UUID) -> Select[Any]:
     """Subquery: the teams a user belongs to."""
     return select(TeamMember.team_id).where(TeamMember.user_id == user_id)
 
 
-def visible_visits(principal: Principal) -> Select[Any]:
+def visible_visits(principal: Principal | TeamScope) -> Select[Any]:
     """Select of the visit ids the principal may see (admins: all)."""
     query = select(Visit.id)
+    if isinstance(principal, TeamScope):
+        return query.where(Visit.team_id == principal.team_id)
     if principal.is_admin:
         return query
     if principal.role not in FIELD_RECORD_ROLES:
@@ -36,7 +50,7 @@ def visible_visits(principal: Principal) -> Select[Any]:
     return query.where(Visit.team_id.in_(user_team_ids(principal.user_id)))
 
 
-def visit_filter(principal: Principal, visit_id_column: Any) -> Any:
+def visit_filter(principal: Principal | TeamScope, visit_id_column: Any) -> Any:
     """A WHERE clause limiting rows with `visit_id_column` to the principal's visits."""
     if principal.is_admin:
         return true()

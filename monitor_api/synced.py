@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, func, text
+from sqlalchemy import CheckConstraint, Uuid, func, text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from sqlalchemy.types import UserDefinedType
 
@@ -37,10 +38,13 @@ class ChangeStamp:
 
 
 class SyncColumns(ChangeStamp):
-    """change_xid plus the server's own created/updated times."""
+    """change_xid plus the server's own created/updated times and the creating device."""
 
     server_created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     server_updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # The device whose push created the row (None: created by REST or the server). A pull
+    # sends a device its own new rows as `updated`: it has them already.
+    origin_device_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
 
 
 # Every table that gets the sync_stamp trigger (set in migration 0002).

@@ -6,10 +6,9 @@ as JSON text, locations as lat/lng. Server-set fields are stripped before these 
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -47,7 +46,7 @@ from monitor_api.visits.models import (
     VISIT_TYPES,
 )
 from schemas.common import StrictSchema
-from sync.fields import json_text
+from sync.values import parse_json_text
 
 MAX_MS = 2**53 - 1
 MIME_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic")
@@ -68,7 +67,9 @@ class UuidText(fields.String):
 
 
 class JsonText(fields.String):
-    """JSON text whose parsed value `check` accepts; loaded as canonical JSON text."""
+    """JSON text whose parsed value `check` accepts; kept as sent (the phone gets it back
+    byte for byte). Parsed strictly: no NaN/Infinity, no NUL or lone surrogate, at most
+    `sync.values.MAX_DEPTH` levels deep."""
 
     def __init__(self, check: Callable[[Any], None], **kw: Any) -> None:
         super().__init__(**kw)
@@ -76,12 +77,11 @@ class JsonText(fields.String):
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kw: Any) -> str:
         text = super()._deserialize(value, attr, data, **kw)
-        try:
-            parsed = json.loads(text)
-        except ValueError as exc:
-            raise ValidationError("Not valid JSON text.") from exc
-        self.check(parsed)  # every check refuses null, so the canonical text is never None
-        return cast(str, json_text(parsed))
+        parsed, why = parse_json_text(text)
+        if why is not None:
+            raise ValidationError(why)
+        self.check(parsed)  # every check refuses null
+        return text
 
 
 def list_of(values: tuple[str, ...]) -> Callable[[Any], None]:

@@ -12,21 +12,22 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from sync.registry import Actor, Registry
-from sync.store import quarantine, tombstones
+from sync.store import devices, quarantine, tombstones
+from sync.values import storable
 
 if TYPE_CHECKING:
     from sync.push import Plan, TablePlan
 
 
 def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
-               source: str) -> dict[str, dict[str, int]]:
+               source: str, origin: uuid.UUID | None) -> dict[str, dict[str, int]]:
     """Write every accepted change: parents first for upserts, children first for deletes."""
     history: list[dict[str, Any]] = []
     counts: dict[str, dict[str, int]] = {}
     for st in registry.tables:
         tp = plan.tables.get(st.name)
         if tp is not None:
-            counts[st.name] = _upsert(session, actor, tp, history, source)
+            counts[st.name] = _upsert(session, actor, tp, history, source, origin)
     for st in reversed(registry.tables):
         tp = plan.tables.get(st.name)
         if tp is not None and tp.deletes:
@@ -38,44 +39,54 @@ def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
 
 _REVISION_ROWS = sa.text(
     "insert into sync_revisions (table_name, record_id, op, before, after, user_id, device_id,"
-    " source) select r.table_name, r.record_id, r.op, r.before, r.after, r.user_id,"
-    " r.device_id, r.source from jsonb_to_recordset(cast(:rows as jsonb)) as r(table_name text,"
-    " record_id uuid, op text, before jsonb, after jsonb, user_id uuid, device_id uuid,"
-    " source text)")
+    " source, ignored) select r.table_name, r.record_id, r.op, r.before, r.after, r.user_id,"
+    " r.device_id, r.source, r.ignored from jsonb_to_recordset(cast(:rows as jsonb)) as"
+    " r(table_name text, record_id uuid, op text, before jsonb, after jsonb, user_id uuid,"
+    " device_id uuid, source text, ignored jsonb)")
 
 
 def _insert_revisions(session: Session, history: list[dict[str, Any]]) -> None:
     """All revisions in one statement (one JSON parameter instead of a row per statement)."""
-    session.execute(_REVISION_ROWS, {"rows": json.dumps(history, default=str)})
+    session.execute(_REVISION_ROWS, {"rows": json.dumps(storable(history), default=str)})
 
 
 def _revision(actor: Actor, table: str, uid: uuid.UUID, op: str, before: Any, after: Any,
-              source: str) -> dict[str, Any]:
-    return {"table_name": table, "record_id": uid, "op": op, "before": before, "after": after,
-            "user_id": actor.user_id, "device_id": actor.device_id, "source": source,
-            "quarantine_id": None}
+              source: str, ignored: Any = None) -> dict[str, Any]:
+    return {"table_name": table, "record_id": str(uid), "op": op, "before": before,
+            "after": after, "user_id": str(actor.user_id),
+            "device_id": None if actor.device_id is None else str(actor.device_id),
+            "source": source, "ignored": ignored or None}
 
 
 def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[str, Any]],
-            source: str) -> dict[str, int]:
+            source: str, origin: uuid.UUID | None) -> dict[str, int]:
     st = tp.st
     inserts: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     n_new = n_upd = 0
     for uid, clean in tp.upserts.items():
+        ignored = tp.ignored.get(uid)
         if uid in tp.noop:
+            if ignored:  # nothing to write, but what the phone sent is kept
+                before = tp.existing[uid]
+                history.append(_revision(actor, st.name, uid, "update", before, before,
+                                         source, ignored))
             continue
         values = st.codec.to_db(clean)
         values["id"] = uid
         if uid in tp.existing:
             updates[tuple(sorted(values))].append(values)
-            history.append(_revision(actor, st.name, uid, "update", tp.existing[uid], clean,
-                                     source))
+            before = tp.existing[uid]
+            history.append(_revision(actor, st.name, uid, "update", before,
+                                     {**before, **clean}, source, ignored))
             n_upd += 1
         else:
             values.update(tp.server_values.get(uid, {}))
+            if st.origin_column is not None and origin is not None:
+                values[st.origin_column] = origin
             inserts[tuple(sorted(values))].append(values)
-            history.append(_revision(actor, st.name, uid, "create", None, clean, source))
+            history.append(_revision(actor, st.name, uid, "create", None, clean, source,
+                                     ignored))
             n_new += 1
     for cols, rows in inserts.items():
         session.execute(_bulk(session, st.table, cols, insert=True),
@@ -89,16 +100,24 @@ def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[st
 def _bulk(session: Session, table: sa.Table, cols: tuple[str, ...], insert: bool) -> Any:
     """One INSERT or UPDATE for many rows, fed by one JSON parameter (jsonb_to_recordset):
     far fewer round trips than a statement per row; PostgreSQL parses each value with its
-    column type's input function (geography EWKT, timestamptz, jsonb ...)."""
+    column type's input function (geography EWKT, timestamptz, json ...). JSON columns are
+    read as text and cast, so a `json` column keeps the pushed text byte for byte."""
     # Column names come from the registry's fields (to_db drops unknown keys), never a client.
     dialect = session.get_bind().dialect
-    typedef = ", ".join(f'"{c}" {table.c[c].type.compile(dialect=dialect)}' for c in cols)
+    types = {c: table.c[c].type.compile(dialect=dialect) for c in cols}
+    is_json = {c for c in cols if isinstance(table.c[c].type, sa.JSON)}
+    typedef = ", ".join(f'"{c}" {"text" if c in is_json else types[c]}' for c in cols)
     source = f"jsonb_to_recordset(cast(:rows as jsonb)) as r({typedef})"
-    names = ", ".join(f'"{c}"' for c in cols)
+
+    def value(c: str) -> str:
+        return f'cast(r."{c}" as {types[c]})' if c in is_json else f'r."{c}"'
+
     if insert:
-        sql = f'insert into "{table.name}" ({names}) select {names} from {source}'  # noqa: S608
+        names = ", ".join(f'"{c}"' for c in cols)
+        picks = ", ".join(value(c) for c in cols)
+        sql = f'insert into "{table.name}" ({names}) select {picks} from {source}'  # noqa: S608
     else:
-        sets = ", ".join(f'"{c}" = r."{c}"' for c in cols if c != "id")
+        sets = ", ".join(f'"{c}" = {value(c)}' for c in cols if c != "id")
         sql = f'update "{table.name}" as t set {sets} from {source} where t.id = r.id'  # noqa: S608
     return sa.text(sql)
 
@@ -124,36 +143,22 @@ def _delete(session: Session, registry: Registry, actor: Actor, tp: TablePlan,
     return len(ids)
 
 
-def _storable(value: Any) -> Any:
-    """JSON that PostgreSQL can store: NUL characters are kept visibly as the text "\\u0000"."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\\u0000")
-    if isinstance(value, dict):
-        return {_storable(k): _storable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_storable(v) for v in value]
-    return value
+def mark_pushed(session: Session, device_id: uuid.UUID) -> None:
+    """Remember that this device's push was received (releases its held scope losses)."""
+    stmt = pg_insert(devices).values(device_id=device_id, last_push_at=sa.func.now(),
+                                     last_push_xid=sa.func.pg_current_xact_id())
+    session.execute(stmt.on_conflict_do_update(index_elements=[devices.c.device_id], set_={
+        "last_push_xid": stmt.excluded.last_push_xid, "last_push_at": stmt.excluded.last_push_at}))
 
 
-def quarantine_rejects(session: Session, registry: Registry, actor: Actor,
-                       rejected: list[dict[str, Any]]) -> None:
-    """Keep every rejected record with who sent it, when, and why: nothing is dropped."""
-    if not rejected:
-        return
-    rows = []
-    for r in rejected:
-        st = registry.get(r["table"])
-        raw = r["raw"] if isinstance(r["raw"], dict) else {"value": r["raw"]}
-        root = None
-        if st is not None and st.scope_key:
-            fname = st.field_for(st.scope_key) or "id"
-            try:
-                root = uuid.UUID(str(raw.get(fname)))
-            except ValueError:
-                root = None
-        rows.append({"id": uuid.uuid4(), "table_name": _storable(str(r["table"]))[:100],
-                     "record_id": _storable(str(r["id"]))[:100], "visit_id": root,
-                     "op": r["op"], "raw": _storable(raw), "errors": _storable(r["errors"]),
-                     "user_id": actor.user_id,
-                     "device_id": actor.device_id})
-    session.execute(sa.insert(quarantine), rows)
+def supersede_quarantined(session: Session, actor: Actor, plan: Plan) -> None:
+    """Pending rejections of a record by the same user are superseded by its accepted version."""
+    for name, tp in plan.tables.items():
+        accepted = [str(u) for u in tp.upserts]
+        if not accepted:
+            continue
+        session.execute(sa.update(quarantine).where(
+            quarantine.c.status == "pending", quarantine.c.table_name == name,
+            quarantine.c.record_id.in_(accepted), quarantine.c.user_id == actor.user_id,
+        ).values(status="superseded", resolved_at=sa.func.now(),
+                 resolution={"reason": "a later version of this record was accepted"}))

@@ -38,6 +38,9 @@ class LocalStore:
     deleted: dict[str, set[str]] = field(default_factory=dict)
     last_pulled_at: int | None = None
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    # What WatermelonDB would log as "Diagnostic error ... serious bug" while applying a
+    # pull: a `created` record that exists locally, an `updated` one that does not.
+    diagnostics: list[str] = field(default_factory=list)
 
     def table(self, name: str) -> dict[str, dict[str, Any]]:
         return self.tables.setdefault(name, {})
@@ -81,6 +84,12 @@ class LocalStore:
             for rid in group.get("deleted", []):
                 local.pop(rid, None)
                 self.deleted.get(name, set()).discard(rid)
+            for kind in ("created", "updated"):
+                for raw in group.get(kind, []):
+                    exists = raw["id"] in local or raw["id"] in self.deleted.get(name, ())
+                    if exists == (kind == "created") and not replacement:
+                        self.diagnostics.append(f"{kind} {name}#{raw['id']} "
+                                                f"{'exists' if exists else 'missing'} locally")
             for raw in group.get("created", []) + group.get("updated", []):
                 sent.add(raw["id"])
                 if raw["id"] in self.deleted.get(name, ()):

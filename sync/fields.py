@@ -46,8 +46,8 @@ def to_db_value(kind: str, value: Any) -> Any:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     if kind == "time":
         return datetime_from_ms(value)
-    if kind == "json":
-        return json.loads(value) if isinstance(value, str) else value
+    if kind == "json":  # the text as pushed (json columns keep it byte for byte)
+        return value if isinstance(value, str) else json_text(value)
     if kind == "float":
         return float(value)
     return value

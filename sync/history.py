@@ -41,5 +41,6 @@ def history(session: Session, table: str, record_id: uuid.UUID) -> list[dict[str
         .order_by(revisions.c.id)).mappings()
     return [{"id": r["id"], "op": r["op"], "before": r["before"], "after": r["after"],
              "user_id": r["user_id"], "device_id": r["device_id"], "source": r["source"],
-             "quarantine_id": r["quarantine_id"], "at": r["created_at"], "xid": r["xid"]}
+             "quarantine_id": r["quarantine_id"], "ignored": r["ignored"],
+             "at": r["created_at"], "xid": r["xid"]}
             for r in rows]

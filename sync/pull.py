@@ -8,8 +8,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from sync import holds
 from sync.registry import Actor, Registry, SyncTable
-from sync.store import as_int, horizon, scope_changes, tombstones, xid
+from sync.store import as_int, horizon, scope_changes, state, tombstones, xid
+
+HOLD_SECONDS = 14 * 86400
 
 
 @dataclass
@@ -19,10 +22,18 @@ class PullRequest:
     cursor: int | None
     limit: int
     full: set[str] = field(default_factory=set)
+    # How long the deletes of a lost scope root wait for the device's next push.
+    hold_seconds: int = HOLD_SECONDS
 
 
 def _empty(registry: Registry) -> dict[str, dict[str, list[Any]]]:
     return {t.name: {"created": [], "updated": [], "deleted": []} for t in registry.tables}
+
+
+def pruned_below(session: Session) -> int:
+    """The xid below which tombstones and the scope log are gone (0: nothing pruned)."""
+    return int(session.scalar(sa.select(state.c.value).where(
+        state.c.key == "pruned_below")) or 0)
 
 
 def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -> dict[str, Any]:
@@ -30,8 +41,9 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
     h = horizon(session)
     out: dict[str, Any] = {}
     lo, limit, full = req.cursor, req.limit, set(req.full)
-    if lo is not None and lo > h:
-        # Not a cursor we issued (e.g. restored into a new cluster): resend everything.
+    if lo is not None and (lo > h or lo < pruned_below(session)):
+        # Not a cursor we issued (e.g. restored into a new cluster), or older than the
+        # retention of deletes: an incremental answer would miss deletes; resend everything.
         out["experimentalStrategy"] = "replacement"
         lo, limit = None, 0
     start = lo or 0
@@ -41,8 +53,18 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
         if cut is not None:
             hi, has_more = cut, True
     changes = _empty(registry)
-    affected = (list(session.scalars(registry.scope_changes(actor, start, hi)))
-                if registry.scope_changes is not None and lo is not None else [])
+    affected: dict[Any, int] = {}
+    first: dict[Any, tuple[int, int]] = {}  # root -> (xid, direction) of its first change
+    if registry.scope_changes is not None and lo is not None:
+        for rid, stamp, direction in session.execute(registry.scope_changes(actor, start, hi)):
+            affected[rid] = max(stamp, affected.get(rid, 0))
+            first[rid] = min(first.get(rid, (stamp, direction)), (stamp, direction))
+    settled = _settle(session, registry, actor, affected, start, hi, req.hold_seconds)
+    moved = [r for r in affected if r not in settled.held]
+    gained = [r for r in moved if r not in settled.release]
+    # Roots the device did not have at its cursor (first change a gain) and whose records
+    # it was not holding on to: their rows are all new to it.
+    fresh = [r for r in gained if first[r][1] > 0 and r not in settled.kept]
     for st in registry.tables:
         if not st.pull:
             continue
@@ -51,12 +73,29 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
         if lo is not None:
             if st.leave_scope_as_deleted and st.scope is not None:
                 _left_scope(session, st, actor, bucket, start, hi)
-            if affected and st.scope_key:
-                _rescoped(session, st, actor, bucket, affected, start)
+            if moved and st.scope_key:
+                _rescoped(session, st, actor, bucket, moved, start, fresh)
+            if gained and st.with_roots is not None:
+                _pulled_in(session, st, actor, bucket, gained)
+            if settled.release and st.scope_key:
+                _lost(session, st, actor, bucket, list(settled.release))
     if lo is not None:
-        _tombstones(session, registry, actor, changes, start, hi, affected)
+        _tombstones(session, registry, actor, changes, start, hi, moved, settled)
     out.update({"changes": changes, "timestamp": hi, "has_more": has_more})
     return out
+
+
+def _settle(session: Session, registry: Registry, actor: Actor, affected: dict[Any, int],
+            start: int, hi: int, hold_seconds: int) -> holds.Settled:
+    root = registry.root
+    if root is None:
+        return holds.Settled()
+    lost: dict[Any, int] = {}
+    if affected:
+        visible = set(session.scalars(sa.select(root.table.c.id).where(
+            root.table.c.id.in_(list(affected)), root.where_scope(actor))))
+        lost = {r: x for r, x in affected.items() if r not in visible}
+    return holds.settle(session, actor, root, lost, start, hi, hold_seconds)
 
 
 def _window(st: SyncTable, lo: int, hi: int) -> sa.ColumnElement[bool]:
@@ -101,7 +140,7 @@ def _rows(session: Session, st: SyncTable, actor: Actor, bucket: dict[str, list[
     cond = st.where_scope(actor)
     if not whole:
         cond = sa.and_(cond, _window(st, lo, hi))
-    created = st.is_new(None if first else lo).label("_new")
+    created = st.is_new(None if first else lo, actor.device_id).label("_new")
     _collect(session, st, bucket, sa.select(*st.columns(), created).where(cond))
 
 
@@ -117,21 +156,31 @@ def _collect(session: Session, st: SyncTable, bucket: dict[str, list[Any]],
 
 def _tombstones(session: Session, registry: Registry, actor: Actor,
                 changes: dict[str, dict[str, list[Any]]], lo: int, hi: int,
-                affected: list[Any]) -> None:
+                moved: list[Any], settled: holds.Settled) -> None:
     """Deletions in the window, for the tables pulled, that the actor may learn about (also
-    under scope roots whose visibility changed for them: a lost visit's deleted records)."""
+    under scope roots whose visibility changed for them: a lost root's deleted records), and
+    those under released held roots since the hold began; none under held roots."""
     scoped = [t.name for t in registry.tables if t.pull and t.scope is not None]
     unscoped = [t.name for t in registry.tables if t.pull and t.scope is None]
     visible = (registry.tombstone_visible(actor, tombstones)
                if registry.tombstone_visible is not None else sa.true())
-    if affected:
-        visible = sa.or_(visible, tombstones.c.scope_id.in_(affected))
+    if moved:
+        visible = sa.or_(visible, tombstones.c.scope_id.in_(moved))
+    if settled.held:
+        visible = sa.and_(visible, sa.or_(tombstones.c.scope_id.is_(None),
+                                          tombstones.c.scope_id.not_in(settled.held)))
+    window = sa.and_(tombstones.c.change_xid >= xid(lo), tombstones.c.change_xid < xid(hi))
+    released = [sa.and_(tombstones.c.scope_id == r, tombstones.c.change_xid >= xid(since),
+                        tombstones.c.change_xid < xid(hi))
+                for r, since in settled.release.items()]
     query = sa.select(tombstones.c.table_name, tombstones.c.record_id).where(
-        tombstones.c.change_xid >= xid(lo), tombstones.c.change_xid < xid(hi),
-        sa.or_(tombstones.c.table_name.in_(unscoped),
-               sa.and_(tombstones.c.table_name.in_(scoped), visible)))
+        sa.or_(sa.and_(window, sa.or_(tombstones.c.table_name.in_(unscoped),
+                                      sa.and_(tombstones.c.table_name.in_(scoped), visible))),
+               *[sa.and_(tombstones.c.table_name.in_(scoped), r) for r in released]))
     for table, rid in session.execute(query.order_by(tombstones.c.change_xid)):
-        changes[table]["deleted"].append(str(rid))
+        deleted = changes[table]["deleted"]
+        if str(rid) not in deleted:
+            deleted.append(str(rid))
 
 
 def _left_scope(session: Session, st: SyncTable, actor: Actor, bucket: dict[str, list[Any]],
@@ -142,16 +191,32 @@ def _left_scope(session: Session, st: SyncTable, actor: Actor, bucket: dict[str,
 
 
 def _rescoped(session: Session, st: SyncTable, actor: Actor, bucket: dict[str, list[Any]],
-              affected: list[Any], lo: int) -> None:
-    """Scope roots gained since the cursor come whole; lost ones go as deleted."""
+              affected: list[Any], lo: int, fresh: list[Any]) -> None:
+    """Scope roots gained since the cursor come whole (as created under roots the device
+    never had); lost ones go as deleted."""
     key = st.table.c[st.scope_key or "id"]
     in_root = key.in_(affected)
-    created = st.is_new(lo).label("_new")
+    new = st.is_new(lo, actor.device_id)
+    created = (sa.case((key.in_(fresh), sa.true()), else_=new) if fresh else new).label("_new")
     _collect(session, st, bucket,
              sa.select(*st.columns(), created).where(in_root, st.where_scope(actor)))
-    lost = sa.select(st.table.c.id).where(in_root, sa.not_(st.where_scope(actor)))
+    _lost(session, st, actor, bucket, affected)
+
+
+def _lost(session: Session, st: SyncTable, actor: Actor, bucket: dict[str, list[Any]],
+          roots: list[Any]) -> None:
+    """The rows under `roots` the actor cannot see (any more) go as deleted."""
+    key = st.table.c[st.scope_key or "id"]
+    lost = sa.select(st.table.c.id).where(key.in_(roots), sa.not_(st.where_scope(actor)))
     deleted = set(bucket["deleted"])
     for rid in session.scalars(lost):
         if str(rid) not in deleted:
             bucket["deleted"].append(str(rid))
 
+
+def _pulled_in(session: Session, st: SyncTable, actor: Actor, bucket: dict[str, list[Any]],
+               roots: list[Any]) -> None:
+    """Reference rows that newly visible roots use (they may not have changed in years)."""
+    assert st.with_roots is not None
+    _collect(session, st, bucket, sa.select(*st.columns(), sa.true().label("_new")).where(
+        st.with_roots(actor, st.table, roots), st.where_scope(actor)))

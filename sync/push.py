@@ -1,4 +1,10 @@
-"""Push: validate every record, detect conflicts, then apply all accepted records at once."""
+"""Push: validate every record, detect conflicts, then apply all accepted records at once.
+
+A pushed record changes only the columns it carries; for an existing record the phone's
+edits are the columns WatermelonDB names in `_changed` (`_status: "updated"`), else every
+column it sent. Unknown columns are ignored (kept in the revision, named in the answer). A
+record the server cannot take is rejected alone into the quarantine.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
-from sync.apply import _storable, apply_plan, quarantine_rejects
+from sync import checks
+from sync.apply import apply_plan, mark_pushed, supersede_quarantined
+from sync.quarantine import quarantine_rejects
 from sync.registry import Actor, Registry, SyncTable
-from sync.store import as_int, horizon, idempotency, revisions, tombstones
+from sync.store import horizon, idempotency
+from sync.values import problem, storable
 
-IGNORED = ("_status", "_changed")
+BOOKKEEPING = ("_status", "_changed")
 CANONICAL = "Send ids as lowercase canonical UUIDs (8-4-4-4-12 hex digits)."
 KINDS = ("created", "updated", "deleted")
 
@@ -33,8 +41,11 @@ class TablePlan:
     """What one table's part of a push does."""
 
     st: SyncTable
+    records: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)  # known columns
+    edits: dict[uuid.UUID, set[str] | None] = field(default_factory=dict)  # _changed; None: all
+    originals: dict[uuid.UUID, Any] = field(default_factory=dict)  # as sent
+    ignored: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)  # unknown columns
     upserts: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)  # id -> clean raw
-    originals: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
     deletes: set[uuid.UUID] = field(default_factory=set)
     existing: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)  # id -> server raw
     stamps: dict[uuid.UUID, int] = field(default_factory=dict)
@@ -51,6 +62,12 @@ class Plan:
         self.rejected.append({"table": table, "id": None if rid is None else str(rid),
                               "errors": errors, "raw": raw, "op": op})
 
+    def drop(self, tp: TablePlan, uid: uuid.UUID, errors: Any) -> None:
+        """Reject a record that passed parsing (its raw as sent goes to the quarantine)."""
+        for held in (tp.records, tp.upserts, tp.edits, tp.ignored):
+            held.pop(uid, None)
+        self.reject(tp.st.name, uid, errors, tp.originals.pop(uid, None), "upsert")
+
 
 def body_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
@@ -59,8 +76,10 @@ def body_hash(body: bytes) -> str:
 def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
          cursor: int | None, max_records: int, key: str | None = None,
          request_hash: str = "", source: str = "sync", force: bool = False,
-         keep_rejects: bool = True) -> dict[str, Any]:
-    """Apply a push in the caller's transaction; returns the 200 body or raises SyncError."""
+         keep_rejects: bool = True, origin: uuid.UUID | None = None) -> dict[str, Any]:
+    """Apply a push in the caller's transaction; returns the 200 body or raises SyncError.
+
+    `origin` is the device recorded as having created new rows (default: the actor's)."""
     if key and actor.device_id is not None:
         stored = _stored(session, actor.device_id, key)
         if stored is not None:
@@ -71,31 +90,52 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
     plan = parse(registry, changes, max_records)
     if cursor is not None and cursor > horizon(session):
         cursor = None  # not a cursor we issued: treat every server change as unseen
-    for st in registry.tables:
+    for st in registry.tables:  # registry order, ids sorted: one lock order for every push
         if st.name in plan.tables:
-            _load_existing(session, actor, plan.tables[st.name], plan)
-    _check_inserts(session, actor, plan)  # before references: a refused parent refuses kids
-    _check_references(session, registry, actor, plan)
+            checks.load_existing(session, actor, plan.tables[st.name], plan)
+    checks.validate(plan)
+    checks.check_inserts(session, actor, plan)  # before references: a refused parent refuses kids
+    checks.check_references(session, registry, actor, plan)
     if not force:
-        conflicts = _conflicts(session, actor, plan, cursor)
+        conflicts = checks.conflicts(session, actor, plan, cursor)
         if conflicts:
             raise SyncError(409, "sync-conflict",
                             f"{len(conflicts)} record(s) changed on the server since your last "
                             "pull; pull, then push again.", conflicts=conflicts)
-    counts = apply_plan(session, registry, actor, plan, source)
+    counts = apply_plan(session, registry, actor, plan, source,
+                        origin if origin is not None else actor.device_id)
+    supersede_quarantined(session, actor, plan)
+    notes: dict[tuple[str, str], str] = {}
     if keep_rejects:
-        quarantine_rejects(session, registry, actor, plan.rejected)
-    rejected_ids: dict[str, list[str]] = {}
-    for r in plan.rejected:
-        rejected_ids.setdefault(r["table"], []).append(r["id"])
-    body = {"experimentalRejectedIds": rejected_ids,
-            "rejected": [{k: r[k] for k in ("table", "id", "errors")} for r in plan.rejected],
-            "applied": counts}
+        notes = quarantine_rejects(session, registry, actor, plan.rejected)
+    body = _answer(plan, counts, notes)
+    if actor.device_id is not None and source == "sync":
+        mark_pushed(session, actor.device_id)
     if key and actor.device_id is not None:
         session.execute(sa.insert(idempotency).values(
             device_id=actor.device_id, key=key, request_hash=request_hash, status=200,
-            body=_storable(body)))
+            body=storable(body)))
     return body
+
+
+def _answer(plan: Plan, counts: dict[str, Any],
+            notes: dict[tuple[str, str], str]) -> dict[str, Any]:
+    rejected_ids: dict[str, list[str]] = {}
+    rejected = []
+    for r in plan.rejected:
+        rejected_ids.setdefault(r["table"], []).append(r["id"])
+        item = {"table": r["table"], "id": r["id"], "errors": r["errors"]}
+        note = notes.get((r["table"], r["id"]))
+        if note:
+            item["quarantine"] = note
+        rejected.append(item)
+    ignored = {name: sorted({c for cols in tp.ignored.values() for c in cols})
+               for name, tp in plan.tables.items() if tp.ignored}
+    body: dict[str, Any] = {"experimentalRejectedIds": rejected_ids, "rejected": rejected,
+                            "applied": counts}
+    if ignored:
+        body["ignored_columns"] = ignored
+    return storable(body)
 
 
 def _stored(session: Session, device_id: uuid.UUID, key: str) -> Any:
@@ -107,7 +147,7 @@ def _stored(session: Session, device_id: uuid.UUID, key: str) -> Any:
 
 
 def parse(registry: Registry, changes: Any, max_records: int) -> Plan:
-    """Shape checks (whole push) and per-record validation (rejections)."""
+    """Shape checks (whole push) and per-record parsing (rejections)."""
     if not isinstance(changes, dict):
         raise SyncError(400, "bad-request", "The body must be the changes object.")
     total = 0
@@ -164,156 +204,25 @@ def _parse_record(plan: Plan, tp: TablePlan, rec: Any) -> None:
     if rid != str(uid):  # the server answers in canonical form: the phone would get a twin
         plan.reject(st.name, rid, {"id": [CANONICAL]}, rec, "upsert")
         return
-    if uid in tp.upserts:
+    if uid in tp.records:
         plan.reject(st.name, rid, {"id": ["Sent twice in one push."]}, rec, "upsert")
         return
-    data = {k: v for k, v in rec.items() if k not in IGNORED and k not in st.server_set}
-    clean, errors = st.validate(data) if st.validate else (data, None)
-    if errors or clean is None:
-        plan.reject(st.name, rid, errors or {"_schema": ["Invalid."]}, rec, "upsert")
+    known: dict[str, Any] = {}
+    unknown: dict[str, Any] = {}
+    for k, v in rec.items():
+        if k in BOOKKEEPING or k in st.server_set or k == "id":
+            continue
+        (known if k in st.codec.by_name else unknown)[k] = v
+    errors = {k: [why] for k, v in known.items() if (why := problem(v))}
+    if errors:
+        plan.reject(st.name, rid, errors, rec, "upsert")
         return
-    clean["id"] = str(uid)
-    if st.scope_key and st.scope_key != "id":
-        key_field = st.field_for(st.scope_key)
-        assert key_field is not None, f"{st.name}: no field holds {st.scope_key}"
-        if clean.get(key_field) is None:
-            plan.reject(st.name, rid, {key_field: ["Required for synced records."]}, rec,
-                        "upsert")
-            return
-    tp.upserts[uid] = clean
+    changed = rec.get("_changed")
+    # WatermelonDB: an "updated" record names the columns edited since the last sync in
+    # `_changed`; the other columns are what it last pulled (maybe stale): never written.
+    tp.edits[uid] = (set(changed.split(",")) & set(known)
+                     if rec.get("_status") == "updated" and isinstance(changed, str) else None)
+    tp.records[uid] = known
     tp.originals[uid] = rec
-
-
-def _drop(plan: Plan, tp: TablePlan, uid: uuid.UUID, errors: Any) -> None:
-    rec = tp.originals.pop(uid, None)
-    tp.upserts.pop(uid, None)
-    plan.reject(tp.st.name, uid, errors, rec, "upsert")
-
-
-def _load_existing(session: Session, actor: Actor, tp: TablePlan, plan: Plan) -> None:
-    st, ids = tp.st, list(tp.upserts) + list(tp.deletes)
-    if not ids:
-        return
-    # Lock the rows (in id order, tables in registry order: no deadlocks between pushes) so a
-    # concurrent push touching them waits and then sees the other's change as a conflict.
-    query = (sa.select(*st.columns(), as_int(st.xid()).label("_xid"),
-                       st.where_scope(actor).label("_ok")).where(st.table.c.id.in_(ids))
-             .order_by(st.table.c.id).with_for_update(of=st.table))
-    hidden: set[uuid.UUID] = set()
-    for row in session.execute(query).mappings():
-        uid = uuid.UUID(str(row["id"]))
-        if not row["_ok"]:
-            hidden.add(uid)
-            continue
-        tp.existing[uid] = st.codec.to_raw(row)
-        tp.stamps[uid] = row["_xid"]
-    dead = set(session.scalars(sa.select(tombstones.c.record_id).where(
-        tombstones.c.table_name == st.name, tombstones.c.record_id.in_(ids))))
-    tp.deletes -= hidden | dead  # unknown, invisible or already deleted: nothing to do
-    tp.deletes &= set(tp.existing)
-    for uid in list(tp.upserts):
-        if uid in hidden:
-            _drop(plan, tp, uid, {"id": ["This id belongs to a record you cannot write."]})
-        elif uid in dead:
-            _drop(plan, tp, uid, {"id": ["This record was deleted on the server."]})
-
-
-def _check_references(session: Session, registry: Registry, actor: Actor, plan: Plan) -> None:
-    """Every relation must point at a record the actor can see (or one accepted here).
-
-    Repeated until nothing more is dropped: a record refused late (e.g. for its second
-    relation) must take the records pointing at it along.
-    """
-    while _reference_pass(session, registry, actor, plan):
-        pass
-    for tp in plan.tables.values():
-        _check_delete_references(session, plan, tp)
-
-
-def _reference_pass(session: Session, registry: Registry, actor: Actor, plan: Plan) -> int:
-    before = len(plan.rejected)
-    for st in registry.tables:
-        tp = plan.tables.get(st.name)
-        if tp is None or not tp.upserts:
-            continue
-        for column, target in registry.references(st).items():
-            fname = st.field_for(column)
-            if fname is None:
-                continue
-            wanted = {uuid.UUID(c[fname]) for c in tp.upserts.values() if c.get(fname)}
-            if not wanted:
-                continue
-            ttp = plan.tables.get(target.name)
-            visible = set(session.scalars(sa.select(target.table.c.id).where(
-                target.table.c.id.in_(wanted), target.where_ref_scope(actor))))
-            if ttp is not None:
-                visible = (visible | set(ttp.upserts)) - ttp.deletes
-            for uid, clean in list(tp.upserts.items()):
-                ref = clean.get(fname)
-                if ref and uuid.UUID(ref) not in visible:
-                    _drop(plan, tp, uid, {fname: [f"No {target.name} record {ref} that you "
-                                                  "can access."]})
-    return len(plan.rejected) - before
-
-
-def _check_delete_references(session: Session, plan: Plan, tp: TablePlan) -> None:
-    if not tp.deletes:
-        return
-    for table in tp.st.table.metadata.tables.values():
-        for fk in table.foreign_keys:
-            if fk.column.table is not tp.st.table:
-                continue
-            other = plan.tables.get(table.name)
-            going = other.deletes if other is not None else set()
-            pk = next(iter(table.primary_key.columns))
-            rows = session.execute(sa.select(fk.parent, pk).where(
-                fk.parent.in_(tp.deletes))).all()
-            for parent_id, child_id in rows:
-                if child_id not in going and parent_id in tp.deletes:
-                    tp.deletes.discard(parent_id)
-                    plan.reject(tp.st.name, parent_id, {"id": [
-                        f"Still referenced by {table.name} {child_id}; delete that first."]},
-                        {"id": str(parent_id)}, "delete")
-
-
-def _check_inserts(session: Session, actor: Actor, plan: Plan) -> None:
-    for tp in plan.tables.values():
-        if tp.st.on_insert is None:
-            continue
-        for uid, clean in list(tp.upserts.items()):
-            if uid in tp.existing:
-                continue
-            values = tp.st.on_insert(session, actor, clean)
-            if isinstance(values, str):
-                _drop(plan, tp, uid, {"id": [values]})
-            else:
-                tp.server_values[uid] = values
-
-
-def _conflicts(session: Session, actor: Actor, plan: Plan,
-               cursor: int | None) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for tp in plan.tables.values():
-        touched = [u for u in list(tp.upserts) + list(tp.deletes) if u in tp.existing]
-        if not touched:
-            continue
-        for uid in touched:
-            if uid in tp.upserts and tp.st.codec.same(tp.upserts[uid], tp.existing[uid]):
-                tp.noop.add(uid)  # an identical replay: nothing to write, no conflict
-        recent = [u for u in touched if u not in tp.noop
-                  and (cursor is None or tp.stamps[u] >= cursor)]
-        if not recent:
-            continue
-        last = session.execute(
-            sa.select(revisions.c.record_id, revisions.c.device_id,
-                      as_int(revisions.c.change_xid))
-            .where(revisions.c.table_name == tp.st.name, revisions.c.record_id.in_(recent))
-            .order_by(revisions.c.record_id, revisions.c.id.desc())
-            .ext(distinct_on(revisions.c.record_id))).all()
-        mine = {rid for rid, dev, stamp in last
-                if dev is not None and dev == actor.device_id and stamp == tp.stamps[rid]}
-        for uid in recent:
-            if uid not in mine:
-                out.append({"table": tp.st.name, "id": str(uid),
-                            "server_record": tp.existing[uid]})
-    return out
+    if unknown:
+        tp.ignored[uid] = unknown

@@ -25,8 +25,13 @@ class Actor:
 
 # A WHERE clause over a table: the rows the actor may read and reference.
 Scope = Callable[[Actor, sa.Table], ColumnElement[bool]]
-# Validates one raw record: (clean raw, None) or (None, {field: [messages]}).
-Validator = Callable[[Mapping[str, Any]], tuple[dict[str, Any] | None, dict[str, Any] | None]]
+# Validates one raw record, whole (partial=False, a new row: defaults filled in) or only the
+# fields it carries (partial=True, an existing row): (clean raw, None) or (None, errors).
+# "Unset" values (null, '' for strings) are the validator's to resolve: a field with a
+# server default or a required one is dropped (kept on update, defaulted on create), any
+# other becomes None.
+Validator = Callable[[Mapping[str, Any], bool],
+                     tuple[dict[str, Any] | None, dict[str, Any] | None]]
 # Server-set values for a new row, or an error message when it cannot be created.
 OnInsert = Callable[[Session, Actor, dict[str, Any]], "dict[str, Any] | str"]
 
@@ -53,6 +58,13 @@ class SyncTable:
     # An xid8 column set on insert and never updated (None: records after the first pull
     # always come as `updated`).
     created_column: str | None = "created_xid"
+    # A uuid column set on insert to the pushing device: a device's own new rows go back to
+    # it as `updated`, never `created` (WatermelonDB reports that as a serious bug).
+    origin_column: str | None = None
+    # Rows of a reference table that scope roots gained by the actor pull in although they
+    # did not change and the device does not have them (e.g. the retired template a newly
+    # visible visit uses): (actor, table, gained root ids) -> WHERE clause; sent as created.
+    with_roots: Callable[[Actor, sa.Table, list[Any]], ColumnElement[bool]] | None = None
     codec: Codec = field(init=False)
 
     def __post_init__(self) -> None:
@@ -61,8 +73,10 @@ class SyncTable:
     def xid(self) -> ColumnElement[Any]:
         return self.change_xid(self.table) if self.change_xid else self.table.c.change_xid
 
-    def is_new(self, cursor: int | None) -> ColumnElement[bool]:
-        """Whether the row was created at or after `cursor` (None: first sync, all new)."""
+    def is_new(self, cursor: int | None, device_id: uuid.UUID | None = None
+               ) -> ColumnElement[bool]:
+        """Whether the row is new to the device: created at or after `cursor` (None: first
+        sync, all new), and not by this device itself (it has that row already)."""
         from sync.store import xid
 
         if cursor is None:
@@ -70,7 +84,11 @@ class SyncTable:
         if self.created_column is None:
             return sa.false()
         col = sa.literal_column(f'"{self.table.name}"."{self.created_column}"')
-        return col >= xid(cursor)
+        new = col >= xid(cursor)
+        if self.origin_column is not None and device_id is not None:
+            origin = self.table.c[self.origin_column]
+            new = sa.and_(new, origin.is_distinct_from(device_id))
+        return new
 
     def field_for(self, column: str) -> str | None:
         """The (first) raw field stored in database column `column`, or None."""
@@ -113,13 +131,16 @@ class Registry:
     """The synced tables in dependency order (parents before children)."""
 
     tables: list[SyncTable]
-    # Scope roots (e.g. visits) whose visibility changed for the actor in [lo, hi).
+    # Scope roots (e.g. visits) whose visibility changed for the actor in [lo, hi): rows of
+    # (root id, xid of the change, +1 gained / -1 lost / 0 neither).
     scope_changes: Callable[[Actor, int, int], sa.Select[Any]] | None = None
     # Which tombstones the actor may receive (their scope_id / scope_group_id columns).
     tombstone_visible: Callable[[Actor, sa.Table], ColumnElement[bool]] | None = None
     # The scope roots' groups (e.g. teams) to remember in tombstones: {root id: group id}.
     scope_group: Callable[[Session, list[uuid.UUID]], dict[uuid.UUID, uuid.UUID | None]] | None = (
         None)
+    # Who reviews a rejected record: the group (e.g. team) for (actor, scope root or None).
+    review_group: Callable[[Session, Actor, uuid.UUID | None], uuid.UUID | None] | None = None
     by_name: dict[str, SyncTable] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -127,6 +148,11 @@ class Registry:
 
     def get(self, name: str) -> SyncTable | None:
         return self.by_name.get(name)
+
+    @property
+    def root(self) -> SyncTable | None:
+        """The scope root table (scope_key "id"), if any."""
+        return next((t for t in self.tables if t.scope_key == "id"), None)
 
     def references(self, st: SyncTable) -> dict[str, SyncTable]:
         """Columns of `st` that point at another synced table: db column -> target."""

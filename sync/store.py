@@ -59,6 +59,8 @@ revisions = sa.Table(
     sa.Column("quarantine_id", UUID(as_uuid=True)),
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now),
     sa.Column("change_xid", XID8(), server_default=_xid),
+    # Columns the phone sent that the server does not know, verbatim (never written).
+    sa.Column("ignored", JSONB),
 )
 
 quarantine = sa.Table(
@@ -77,6 +79,12 @@ quarantine = sa.Table(
     sa.Column("resolved_by_id", UUID(as_uuid=True)),
     sa.Column("resolved_at", sa.DateTime(timezone=True)),
     sa.Column("resolution", JSONB),
+    # Who reviews it (e.g. the team), what it holds (one pending row per device, record and
+    # content) and how often the phone sent it again.
+    sa.Column("scope_group_id", UUID(as_uuid=True)),
+    sa.Column("content_hash", sa.String(64)),
+    sa.Column("times_received", sa.Integer, server_default="1"),
+    sa.Column("last_received_at", sa.DateTime(timezone=True), server_default=_now),
 )
 
 idempotency = sa.Table(
@@ -102,6 +110,37 @@ scope_changes = sa.Table(
 )
 
 
+# Per device: its last successful push (lost scope roots are held back until then).
+devices = sa.Table(
+    "sync_devices", meta,
+    sa.Column("device_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("last_push_xid", XID8()),
+    sa.Column("last_push_at", sa.DateTime(timezone=True)),
+    sa.Column("last_pull_at", sa.DateTime(timezone=True)),
+)
+
+# Scope roots a device lost while it may still hold unsent edits of them: their deletes go
+# down only once the device pushed after the loss (or the hold expired).
+holds = sa.Table(
+    "sync_scope_holds", meta,
+    sa.Column("device_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("root_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("from_xid", XID8()),  # the cursor of the pull that found the loss
+    sa.Column("lost_xid", XID8()),  # the change that took the root away
+    sa.Column("held_at", sa.DateTime(timezone=True), server_default=_now),
+    sa.Column("released_hi", XID8()),  # the timestamp of the pull that sent the deletes
+)
+
+# Engine state: `pruned_below` is the xid under which tombstones and the scope log were
+# pruned; an older cursor cannot be answered incrementally (replacement instead).
+state = sa.Table(
+    "sync_state", meta,
+    sa.Column("key", sa.String(40), primary_key=True),
+    sa.Column("value", sa.BigInteger),
+    sa.Column("updated_at", sa.DateTime(timezone=True), server_default=_now),
+)
+
+
 def horizon(session: Session) -> int:
     """H: every transaction that may write our rows and is below H has finished.
 
@@ -123,7 +162,13 @@ def horizon(session: Session) -> int:
         "where datname <> current_database() and backend_xid is not null "
         "union all select transaction::text from pg_prepared_xacts "
         "where database <> current_database()"))}
-    mine = [x for x in running if x & 0xFFFFFFFF not in foreign]
+    # A transaction that finished since the snapshot no longer holds H back: the pull's
+    # later statements (READ COMMITTED) see its rows. One still running, or unknown, does.
+    finished = {int(x) for x in session.scalars(sa.text(
+        "select x from unnest(cast(:xids as bigint[])) as x "
+        "where pg_xact_status(cast(cast(x as text) as xid8)) in ('committed', 'aborted')"),
+        {"xids": running})}
+    mine = [x for x in running if x & 0xFFFFFFFF not in foreign and x not in finished]
     return min(mine) if mine else int(xmax)
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, String, Text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.orm import Mapped, mapped_column
 
 from monitor_api.checklists.models import SECTIONS
@@ -33,7 +33,9 @@ class Finding(SyncColumns, Base):
     severity: Mapped[str] = mapped_column(String(20))
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str | None] = mapped_column(Text)
-    standard_refs: Mapped[Any] = mapped_column(JSONB, default=list)
+    # json, not jsonb: a phone gets back exactly the text it pushed (no reformatting, which
+    # would cost it a local write per record); queries cast to jsonb.
+    standard_refs: Mapped[Any] = mapped_column(JSON, default=list)
     question_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("checklist_questions.id"))
     room_inspection_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("room_inspections.id"))

@@ -8,7 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from geoalchemy2 import Geography
-from marshmallow import ValidationError
+from marshmallow import ValidationError, missing
+from marshmallow.fields import String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -18,13 +19,14 @@ from monitor_api.facilities.models import Facility
 from monitor_api.findings.models import Finding, Recommendation, RecommendationReview
 from monitor_api.photos.models import Photo
 from monitor_api.restricted.models import Allegation, Interview
-from monitor_api.scope import user_team_ids, visible_visits, visit_filter
+from monitor_api.scope import TeamScope, user_team_ids, visible_visits, visit_filter
 from monitor_api.visits.models import AccessIncident, Answer, RoomInspection, Visit
 from schemas.sync_records import RAW_SCHEMAS
 from sync import Actor, Field, Registry, SyncTable
-from sync.store import scope_changes, xid
+from sync.store import as_int, scope_changes, xid
 
 STAMPS = ("server_created_at", "server_updated_at")
+ORIGIN = "origin_device_id"
 FACILITY_FIELDS = ("id", "code", "name", "name_ru", "name_tg", "facility_type", "authority",
                    "region", "district", "location", "official_capacity", "holds", "status")
 
@@ -52,7 +54,7 @@ def fields_of(model: Any, only: tuple[str, ...] | None = None,
     out: list[Field] = []
     for col in model.__table__.columns:
         name = col.name
-        if name in ("change_xid", "created_xid") or name in exclude or (
+        if name in ("change_xid", "created_xid", "origin_device_id") or name in exclude or (
                 only is not None and name not in only):
             continue
         if isinstance(col.type, Geography):
@@ -63,15 +65,23 @@ def fields_of(model: Any, only: tuple[str, ...] | None = None,
 
 
 def validator(table: str) -> Any:
+    """The table's raw schema, with WatermelonDB's "unset" values (null, '' for strings)
+    resolved first: a field with a default or a required one is left out (server default
+    on create, current value on update), any other becomes null."""
     schema = RAW_SCHEMAS[table]()
+    fields = schema.fields
 
-    def validate(raw: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        nul = {k: ["NUL characters are not allowed."] for k, v in raw.items()
-               if isinstance(v, str) and "\x00" in v}
-        if nul:  # PostgreSQL text cannot hold them: reject the record, not the push
-            return None, nul
+    def validate(raw: Any, partial: bool) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        data = {}
+        for name, value in raw.items():
+            f = fields.get(name)
+            if f is not None and (value is None or (value == "" and isinstance(f, String))):
+                if f.required or f.load_default not in (None, missing):
+                    continue
+                value = None
+            data[name] = value
         try:
-            return schema.load(raw), None
+            return schema.load(data, partial=partial), None
         except ValidationError as exc:
             return None, exc.normalized_messages()  # type: ignore[return-value]
 
@@ -86,8 +96,13 @@ def own_visits(actor: Actor, table: sa.Table) -> Any:
     return visit_filter(actor.context, table.c.id)
 
 
-def published(actor: Actor, table: sa.Table) -> Any:
-    return table.c.status == "published"
+def templates_in_scope(actor: Actor, table: sa.Table) -> Any:
+    """Published templates, and retired ones the actor's visits still use (a visit keeps
+    the template version it started with; a fresh phone needs it too)."""
+    v = Visit.__table__
+    used = sa.select(v.c.template_id).where(visit_filter(actor.context, v.c.id))
+    return sa.or_(table.c.status == "published",
+                  sa.and_(table.c.status == "retired", table.c.id.in_(used)))
 
 
 def not_draft(actor: Actor, table: sa.Table) -> Any:
@@ -95,11 +110,27 @@ def not_draft(actor: Actor, table: sa.Table) -> Any:
     return table.c.status.in_(("published", "retired"))
 
 
-def _questions_of(statuses: tuple[str, ...]) -> Any:
+def _questions_of(template_scope: Any) -> Any:
     def scope(actor: Actor, table: sa.Table) -> Any:
         t = ChecklistTemplate.__table__
-        return table.c.template_id.in_(sa.select(t.c.id).where(t.c.status.in_(statuses)))
+        return table.c.template_id.in_(sa.select(t.c.id).where(template_scope(actor, t)))
     return scope
+
+
+def templates_of_roots(actor: Actor, table: sa.Table, roots: list[Any]) -> Any:
+    """Retired templates that newly visible visits use and no visit the device had uses
+    (published ones it has already)."""
+    v = Visit.__table__
+    had = sa.select(v.c.template_id).where(visit_filter(actor.context, v.c.id),
+                                           v.c.id.not_in(roots), v.c.template_id.is_not(None))
+    return sa.and_(table.c.status == "retired",
+                   table.c.id.in_(sa.select(v.c.template_id).where(v.c.id.in_(roots))),
+                   table.c.id.not_in(had))
+
+
+def questions_of_roots(actor: Actor, table: sa.Table, roots: list[Any]) -> Any:
+    t = ChecklistTemplate.__table__
+    return table.c.template_id.in_(sa.select(t.c.id).where(templates_of_roots(actor, t, roots)))
 
 
 def question_xid(table: sa.Table) -> Any:
@@ -110,31 +141,67 @@ def question_xid(table: sa.Table) -> Any:
 
 
 def team_for_new_visit(session: Session, actor: Actor, clean: dict[str, Any]) -> Any:
-    """A pushed visit joins the team its creator leads, else their first team by name."""
-    teams = session.execute(
-        sa.select(Team.id, Team.lead_id).join(TeamMember, TeamMember.team_id == Team.id)
-        .where(TeamMember.user_id == actor.user_id).order_by(Team.name)).all()
-    if not teams:
+    """A pushed visit joins the team its creator leads, else their first team by name (a
+    reviewer applying a quarantined visit: the reviewing team)."""
+    if isinstance(actor.context, TeamScope):
+        return {"team_id": actor.context.team_id, "created_by_id": actor.user_id}
+    team = own_team(session, actor.user_id)
+    if team is None:
         if actor.context is not None and actor.context.is_admin:
             return {"team_id": None, "created_by_id": actor.user_id}
         return "You belong to no team; ask a coordinator to add you before creating visits."
-    led = [tid for tid, lead in teams if lead == actor.user_id]
-    return {"team_id": led[0] if led else teams[0][0], "created_by_id": actor.user_id}
+    return {"team_id": team, "created_by_id": actor.user_id}
+
+
+def own_team(session: Session, user_id: uuid.UUID) -> uuid.UUID | None:
+    """The team a user leads, else their first team by name (None: no team)."""
+    teams = session.execute(
+        sa.select(Team.id, Team.lead_id).join(TeamMember, TeamMember.team_id == Team.id)
+        .where(TeamMember.user_id == user_id).order_by(Team.name)).all()
+    led = [tid for tid, lead in teams if lead == user_id]
+    return led[0] if led else teams[0][0] if teams else None
+
+
+def review_team(session: Session, actor: Actor, visit_id: uuid.UUID | None) -> uuid.UUID | None:
+    """Who reviews a record the actor's push was refused: the visit's team when the sender
+    belongs or belonged to it (e.g. removed while offline), else the sender's own team —
+    never the team of a visit the sender had no business writing to."""
+    c = scope_changes
+    if visit_id is not None:
+        team = session.scalar(sa.select(Visit.team_id).where(Visit.id == visit_id))
+        if team is not None:
+            member = sa.select(TeamMember.user_id).where(
+                TeamMember.team_id == team, TeamMember.user_id == actor.user_id)
+            was_member = sa.select(c.c.id).where(
+                c.c.kind == "member_removed", c.c.team_id == team, c.c.user_id == actor.user_id)
+            moved = sa.select(c.c.id).where(
+                c.c.kind == "visit_moved", c.c.visit_id == visit_id,
+                c.c.old_team_id.in_(user_team_ids(actor.user_id)))
+            if (actor.context is not None and actor.context.is_admin) or session.scalar(
+                    sa.select(sa.or_(sa.exists(member), sa.exists(was_member),
+                                     sa.exists(moved)))):
+                return team
+    return own_team(session, actor.user_id)
 
 
 def affected_visits(actor: Actor, lo: int, hi: int) -> sa.Select[Any]:
-    """Visits whose visibility for the actor may have changed in [lo, hi) (scope log)."""
+    """Visits whose visibility for the actor may have changed in [lo, hi) (scope log): rows
+    of (visit id, xid of the change, +1 gained / -1 lost / 0 neither)."""
     c, v = scope_changes, Visit.__table__
     window = sa.and_(c.c.change_xid >= xid(lo), c.c.change_xid < xid(hi))
     if actor.context is not None and actor.context.is_admin:
-        return sa.select(v.c.id).where(sa.false())
+        return sa.select(v.c.id, as_int(v.c.change_xid), sa.literal(0)).where(sa.false())
     mine = user_team_ids(actor.user_id)
-    membership = (sa.select(v.c.id).join(c, c.c.team_id == v.c.team_id)
+    membership = (sa.select(v.c.id, as_int(c.c.change_xid),
+                            sa.case((c.c.kind == "member_added", 1), else_=-1))
+                  .join(c, c.c.team_id == v.c.team_id)
                   .where(window, c.c.user_id == actor.user_id,
                          c.c.kind.in_(("member_added", "member_removed"))))
-    moved = sa.select(c.c.visit_id).where(window, c.c.kind == "visit_moved", sa.or_(
-        c.c.team_id.in_(mine), c.c.old_team_id.in_(mine)))
-    return sa.union(membership, moved)  # type: ignore[return-value]
+    into, out_of = c.c.team_id.in_(mine), c.c.old_team_id.in_(mine)
+    moved = sa.select(c.c.visit_id, as_int(c.c.change_xid), sa.case(
+        (sa.and_(into, sa.not_(out_of)), 1), (sa.and_(out_of, sa.not_(into)), -1), else_=0),
+    ).where(window, c.c.kind == "visit_moved", sa.or_(into, out_of))
+    return sa.union_all(membership, moved)  # type: ignore[return-value]
 
 
 def tombstone_visible(actor: Actor, tomb: sa.Table) -> Any:
@@ -152,7 +219,7 @@ def _visit_child(name: str, model: Any, push_only: bool = False,
                  server_set: tuple[str, ...] = ()) -> SyncTable:
     return SyncTable(name, model.__table__, fields_of(model), pull=not push_only,
                      scope=by_visit, scope_key="visit_id", validate=validator(name),
-                     server_set=frozenset(STAMPS + server_set))
+                     server_set=frozenset(STAMPS + server_set), origin_column=ORIGIN)
 
 
 @cache
@@ -164,14 +231,17 @@ def registry() -> Registry:
                   leave_scope_as_deleted=True),
         SyncTable("checklist_templates", ChecklistTemplate.__table__,
                   fields_of(ChecklistTemplate, exclude=("created_by_id",)), push=False,
-                  scope=published, ref_scope=not_draft, leave_scope_as_deleted=True),
+                  scope=templates_in_scope, ref_scope=not_draft, leave_scope_as_deleted=True,
+                  with_roots=templates_of_roots),
         SyncTable("checklist_questions", ChecklistQuestion.__table__,
                   fields_of(ChecklistQuestion), push=False,
-                  scope=_questions_of(("published",)),
-                  ref_scope=_questions_of(("published", "retired")), change_xid=question_xid),
+                  scope=_questions_of(templates_in_scope),
+                  ref_scope=_questions_of(not_draft), change_xid=question_xid,
+                  with_roots=questions_of_roots),
         SyncTable("visits", Visit.__table__, fields_of(Visit), scope=own_visits, scope_key="id",
                   validate=validator("visits"), on_insert=team_for_new_visit,
-                  server_set=frozenset((*STAMPS, "team_id", "created_by_id"))),
+                  server_set=frozenset((*STAMPS, "team_id", "created_by_id")),
+                  origin_column=ORIGIN),
         _visit_child("room_inspections", RoomInspection),
         _visit_child("answers", Answer),
         _visit_child("findings", Finding, server_set=("confirmed_by_id", "confirmed_at")),
@@ -183,4 +253,4 @@ def registry() -> Registry:
         _visit_child("allegations", Allegation, push_only=True),
     ]
     return Registry(tables, scope_changes=affected_visits, tombstone_visible=tombstone_visible,
-                    scope_group=visit_teams)
+                    scope_group=visit_teams, review_group=review_team)

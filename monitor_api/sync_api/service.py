@@ -11,6 +11,7 @@ import sync
 from monitor_api.audit.service import record
 from monitor_api.auth import Principal
 from monitor_api.config import Settings
+from monitor_api.db import retrying
 from monitor_api.errors import ApiError, ValidationFailed
 from monitor_api.sync_api.registry import registry
 
@@ -90,7 +91,8 @@ def pull_changes(session: Session, principal: Principal, *, settings: Settings,
     """One pull page for the device's user."""
     check_schema_version(schema_version, settings)
     req = sync.PullRequest(cursor=parse_cursor(last_pulled_at), limit=settings.sync_page_records,
-                           full=parse_migration(migration))
+                           full=parse_migration(migration),
+                           hold_seconds=settings.sync_scope_hold_hours * 3600)
     try:
         return sync.pull(session, registry(), actor_of(principal), req)
     except sync.SyncError as exc:
@@ -108,9 +110,12 @@ def push_changes(session: Session, principal: Principal, *, settings: Settings,
                                errors={"Idempotency-Key": ["1 to 200 characters."]})
     request_hash = sync.push_body_hash(body + f"|{cursor}".encode())
     try:
-        result = sync.push(session, registry(), actor_of(principal), changes, cursor=cursor,
-                           max_records=settings.sync_max_push_records, key=idempotency_key,
-                           request_hash=request_hash)
+        # Concurrent pushes lock rows in one order, but a deadlock with another writer
+        # (REST, review) is still possible: the push is run again (a savepoint), not lost.
+        result = retrying(session, lambda: sync.push(
+            session, registry(), actor_of(principal), changes, cursor=cursor,
+            max_records=settings.sync_max_push_records, key=idempotency_key,
+            request_hash=request_hash))
     except sync.SyncError as exc:
         raise _map(exc) from None
     record(session, "sync.push", target_type="device", target_id=principal.device_id,

@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from schemas.common import PageArgs, PageMeta, StrictSchema
 
-STATUSES = ("pending", "accepted", "fixed", "discarded")
+STATUSES = ("pending", "accepted", "fixed", "discarded", "superseded")
 
 
 class QuarantineArgs(PageArgs):
@@ -24,6 +24,11 @@ class QuarantineOut(Schema):
     user_id = fields.UUID()
     device_id = fields.UUID(allow_none=True)
     received_at = fields.DateTime()
+    last_received_at = fields.DateTime(metadata={"description": "The latest resend."})
+    times_received = fields.Integer(metadata={
+        "description": "How often the phone sent this content (apps resend rejected records)."})
+    team_id = fields.UUID(allow_none=True, attribute="scope_group_id", metadata={
+        "description": "The team whose coordinators review it."})
     status = fields.String()
     resolved_by_id = fields.UUID(allow_none=True)
     resolved_at = fields.DateTime(allow_none=True)
@@ -57,6 +62,8 @@ class SyncRevisionOut(Schema):
     device_id = fields.UUID(allow_none=True)
     source = fields.String()
     quarantine_id = fields.UUID(allow_none=True)
+    ignored = fields.Raw(allow_none=True, metadata={
+        "description": "Columns the phone sent that the server does not know, verbatim."})
     at = fields.DateTime()
 
 

@@ -9,31 +9,23 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 import sync
-from monitor_api.accounts.models import TeamMember
 from monitor_api.audit.service import record
 from monitor_api.auth import Principal
-from monitor_api.db import utcnow
+from monitor_api.db import retrying, utcnow
 from monitor_api.errors import Conflict, NotFound, ValidationFailed
-from monitor_api.scope import user_team_ids, visible_visits
+from monitor_api.scope import TeamScope, user_team_ids
 from monitor_api.sync_api.registry import registry
 from monitor_api.sync_api.service import actor_of
-from monitor_api.visits.models import Visit
 from sync.store import quarantine, revisions, tombstones
 
 
 def _visible(principal: Principal) -> Any:
-    """Quarantined records of the coordinator's teams' visits, or sent by their members."""
+    """Quarantined records reviewed by the coordinator's teams: the team of the record's
+    visit when the sender belongs or belonged to it, else the sender's own team (decided
+    when the record was refused), so a record never reaches the team it tried to write to."""
     if principal.is_admin:
         return sa.true()
-    members = sa.select(TeamMember.user_id).where(
-        TeamMember.team_id.in_(user_team_ids(principal.user_id)))
-    # "Sent by a member" only covers records tied to no existing visit (an unknown or
-    # missing visit_id); a record of another team's visit stays with that team even when a
-    # member of both teams sent it.
-    orphan = sa.or_(quarantine.c.visit_id.is_(None),
-                    quarantine.c.visit_id.not_in(sa.select(Visit.id)))
-    return sa.or_(quarantine.c.visit_id.in_(visible_visits(principal)),
-                  sa.and_(orphan, quarantine.c.user_id.in_(members)))
+    return quarantine.c.scope_group_id.in_(user_team_ids(principal.user_id))
 
 
 def list_quarantine(session: Session, principal: Principal, *, status: str, page: int,
@@ -99,18 +91,23 @@ def _pending(session: Session, principal: Principal, qid: uuid.UUID) -> dict[str
 
 def _apply(session: Session, principal: Principal, row: dict[str, Any],
            raw: dict[str, Any]) -> dict[str, Any]:
-    """Apply one record as the reviewer (their scope; no conflict check: a deliberate act)."""
+    """Apply one record as its sender within the reviewing team's visits (never wider: not
+    the reviewer's other teams, not visits the sender tried to reach without access); no
+    conflict check (a deliberate act)."""
     if registry().get(row["table_name"]) is None:
         raise ValidationFailed("Records of unknown tables cannot be applied; discard it.",
                                errors={"table_name": ["Unknown table."]})
+    team = row["scope_group_id"]
+    context: Any = principal if team is None else TeamScope(team, row["user_id"])
+    actor = sync.Actor(row["user_id"], row["device_id"], context=context)
     group = ({"deleted": [raw.get("id")]} if row["op"] == "delete"
              else {"updated": [raw]})
-    result = sync.push(session, registry(), actor_of(principal), {row["table_name"]: group},
-                       cursor=None, max_records=1, source="review", force=True,
-                       keep_rejects=False)
+    result = retrying(session, lambda: sync.push(
+        session, registry(), actor, {row["table_name"]: group}, cursor=None, max_records=1,
+        source="review", force=True, keep_rejects=False, origin=row["device_id"]))
     if result["rejected"]:
-        raise ValidationFailed("The record is still invalid.",
-                               errors=result["rejected"][0]["errors"])
+        raise ValidationFailed("The record is still invalid, or it names a visit outside the "
+                               "team that reviews it.", errors=result["rejected"][0]["errors"])
     session.execute(sa.update(revisions).where(
         revisions.c.source == "review", revisions.c.quarantine_id.is_(None),
         revisions.c.table_name == row["table_name"],

@@ -210,23 +210,32 @@ def test_removed_monitor_loses_the_team(sw: World, two: Any) -> None:
     pulled = _pull_all(sw, token)
     assert b["visit"]["id"] in pulled["text"]
     sw.leave(b["team"], mole)
-    body = sw.pull(token, pulled["cursor"]).json()
+    held = sw.pull(token, pulled["cursor"]).json()
+    # Nothing of the lost visit comes down, not even its deletes until the phone pushed
+    # (its unsent edits must reach the server first).
+    for group in held["changes"].values():
+        assert not group["created"] and not group["updated"] and not group["deleted"]
+    # Writes after removal: the visit itself, a child update, a new child.
+    visit = {**b["visit"], "summary": "written after removal"}
+    finding = {**b["recs"]["findings"], "title": "changed after removal"}
+    new = _records(b["visit"], two["question"], "late")["access_incidents"]
+    resp = sw.push(token, {"visits": {"updated": [visit]}, "findings": {"updated": [finding]},
+                           "access_incidents": {"created": [new]}}, held["timestamp"])
+    assert resp.status_code == 200, resp.text
+    assert sorted(r["id"] for r in resp.json()["rejected"]) == sorted(
+        [visit["id"], finding["id"], new["id"]])
+    assert sw.sql("select summary from visits where id = :i", i=visit["id"]).scalar() is None
+    # They wait in the quarantine of the team the mole left, not of any other team.
+    teams = sw.sql("select distinct scope_group_id from sync_quarantine where user_id = :u",
+                   u=mole.id).scalars().all()
+    assert [str(t) for t in teams] == [str(b["team"])]
+    body = sw.pull(token, held["timestamp"]).json()
     assert b["visit"]["id"] in body["changes"]["visits"]["deleted"]
     for table in CHILDREN:
         if table not in PUSH_ONLY:
             assert b["recs"][table]["id"] in body["changes"][table]["deleted"], table
     for group in body["changes"].values():
         assert not group["created"] and not group["updated"]
-    # Writes after removal: the visit itself, a child update, a new child.
-    visit = {**b["visit"], "summary": "written after removal"}
-    finding = {**b["recs"]["findings"], "title": "changed after removal"}
-    new = _records(b["visit"], two["question"], "late")["access_incidents"]
-    resp = sw.push(token, {"visits": {"updated": [visit]}, "findings": {"updated": [finding]},
-                           "access_incidents": {"created": [new]}}, body["timestamp"])
-    assert resp.status_code == 200, resp.text
-    assert sorted(r["id"] for r in resp.json()["rejected"]) == sorted(
-        [visit["id"], finding["id"], new["id"]])
-    assert sw.sql("select summary from visits where id = :i", i=visit["id"]).scalar() is None
 
 
 def test_sync_refuses_session_tokens(sw: World, two: Any) -> None:

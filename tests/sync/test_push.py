@@ -128,14 +128,15 @@ def test_invalid_records_are_rejected_one_by_one_and_quarantined(world: World) -
     body = resp.json()
     rejected = body["experimentalRejectedIds"]
     assert set(rejected["findings"]) == {bad_enum["id"], bad_refs["id"], foreign["id"],
-                                         steal["id"], unknown_col["id"], nul["id"],
-                                         upper["id"], good["id"].upper()}
+                                         steal["id"], nul["id"], upper["id"],
+                                         good["id"].upper()}
+    # An unknown column is ignored, not fatal: the record is taken and the column named.
+    assert body["ignored_columns"] == {"findings": ["secret_column"]}
     assert rejected["answers"] == [no_question["id"]]
     assert rejected["facilities"] == [fac] and len(rejected["checklist_questions"]) == 1
     assert set(rejected["no_such_table"]) == {"x", "y"}
     errors = {(r["table"], r["id"]): r["errors"] for r in body["rejected"]}
     assert "severity" in errors[("findings", bad_enum["id"])]
-    assert "secret_column" in errors[("findings", unknown_col["id"])]
     assert "pull-only" in json.dumps(errors[("facilities", fac)])
     assert "visit_id" in errors[("findings", foreign["id"])]
     # The good record went in; nothing of the other team's was touched or deleted.
@@ -145,7 +146,7 @@ def test_invalid_records_are_rejected_one_by_one_and_quarantined(world: World) -
     assert world.sql("select name from facilities where id = :i", i=fac).scalar() == "SIZO 1"
     quarantined = world.sql("select table_name, record_id, raw, errors, user_id, device_id, "
                             "status from sync_quarantine").all()
-    assert len(quarantined) == 13  # the delete of their finding is ignored, like unknown
+    assert len(quarantined) == 12  # the delete of their finding is ignored, like unknown
     assert all(str(q.user_id) == str(a.id) and q.device_id and q.status == "pending"
                for q in quarantined)
     raws = {q.record_id: q.raw for q in quarantined}

@@ -139,5 +139,7 @@ def test_accept_once_the_missing_parent_exists(world: World) -> None:
     assert resp.status_code == 200, resp.text
     assert resp.json()["status"] == "accepted"
     assert world.sql("select count(*) from findings where id = :i", i=finding["id"]).scalar() == 1
+    # The phone still holds the record it sent (WatermelonDB keeps rejected records): it
+    # comes back as updated, never as a "created" record that already exists locally.
     assert finding["id"] in {r["id"] for r in world.pull(token, cur).json()["changes"][
-        "findings"]["created"]}
+        "findings"]["updated"]}

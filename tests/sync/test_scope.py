@@ -33,16 +33,22 @@ def test_gaining_and_losing_membership(world: World) -> None:
     cur = world.cursor(token)
     world.join(team, newcomer)
     body = world.pull(token, cur).json()
-    # Changed long before the cursor, yet sent: the scope-change log brings them.
-    assert [v["id"] for v in body["changes"]["visits"]["updated"]] == [visit["id"]]
+    # Changed long before the cursor, yet sent: the scope-change log brings them, as
+    # created (this phone never had them; `updated` would be a WatermelonDB diagnostic).
+    assert [v["id"] for v in body["changes"]["visits"]["created"]] == [visit["id"]]
+    assert body["changes"]["visits"]["updated"] == []
     assert _everything(body, "findings") == {finding["id"]}
     cur = body["timestamp"]
     assert not _everything(world.pull(token, cur).json(), "visits")  # once only
     world.leave(team, newcomer)
     body = world.pull(token, cur).json()
+    # Held back until this phone pushed (WatermelonDB would destroy unsent edits).
+    assert body["changes"]["visits"]["deleted"] == []
+    assert not _everything(body, "visits")
+    world.push(token, {"visits": {"created": [visit_raw(_fac)]}}, body["timestamp"])
+    body = world.pull(token, cur).json()
     assert body["changes"]["visits"]["deleted"] == [visit["id"]]
     assert body["changes"]["findings"]["deleted"] == [finding["id"]]
-    assert not _everything(body, "visits")
 
 
 def test_visit_moved_between_teams(world: World) -> None:
@@ -56,13 +62,15 @@ def test_visit_moved_between_teams(world: World) -> None:
     gained = world.pull(t_other, c_other).json()
     assert _everything(gained, "visits") == {visit["id"]}
     assert _everything(gained, "findings") == {finding["id"]}
-    lost = world.pull(t_owner, c_owner).json()
+    held = world.pull(t_owner, c_owner).json()
+    assert held["changes"]["visits"]["deleted"] == []  # until the phone pushed once more
+    # The former team can no longer write it (its coordinators review the late edit).
+    resp = world.push(t_owner, {"findings": {"updated": [{**finding, "title": "late"}]}},
+                      held["timestamp"])
+    assert resp.json()["experimentalRejectedIds"] == {"findings": [finding["id"]]}
+    lost = world.pull(t_owner, held["timestamp"]).json()
     assert lost["changes"]["visits"]["deleted"] == [visit["id"]]
     assert lost["changes"]["findings"]["deleted"] == [finding["id"]]
-    # And the former team can no longer write it.
-    resp = world.push(t_owner, {"findings": {"updated": [{**finding, "title": "late"}]}},
-                      lost["timestamp"])
-    assert resp.json()["experimentalRejectedIds"] == {"findings": [finding["id"]]}
 
 
 def test_pushed_visit_joins_the_team_the_user_leads(world: World) -> None:

@@ -1,0 +1,246 @@
+"""The checks of a push, in order: load (and lock) what exists, validate, server values for
+new rows, relations, conflicts. Each drops what fails into the plan's rejections."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.orm import Session
+
+from sync.fields import canonical
+from sync.registry import Actor, Registry
+from sync.store import as_int, revisions, tombstones, xid
+
+if TYPE_CHECKING:
+    from sync.push import Plan, TablePlan
+
+
+def load_existing(session: Session, actor: Actor, tp: TablePlan, plan: Plan) -> None:
+    """The server's version of every pushed id, locked until the push commits."""
+    st, ids = tp.st, sorted(set(tp.records) | tp.deletes)
+    if not ids:
+        return
+    # Lock in id order (tables in registry order): no two pushes wait on each other in a
+    # cycle. Updates take FOR NO KEY UPDATE, which does not block the FOR KEY SHARE lock a
+    # concurrent push's child INSERT takes on its parent; only deletes need FOR UPDATE.
+    base = (sa.select(*st.columns(), as_int(st.xid()).label("_xid"),
+                      st.where_scope(actor).label("_ok")).order_by(st.table.c.id))
+    rows = []
+    upd = [i for i in ids if i not in tp.deletes]
+    if upd:
+        rows += session.execute(base.where(st.table.c.id.in_(upd)).with_for_update(
+            of=st.table, key_share=True)).mappings().all()  # FOR NO KEY UPDATE
+    if tp.deletes:
+        rows += session.execute(base.where(st.table.c.id.in_(sorted(tp.deletes)))
+                                .with_for_update(of=st.table)).mappings().all()
+    hidden: set[uuid.UUID] = set()
+    for row in rows:
+        uid = uuid.UUID(str(row["id"]))
+        if not row["_ok"]:
+            hidden.add(uid)
+            continue
+        tp.existing[uid] = st.codec.to_raw(row)
+        tp.stamps[uid] = row["_xid"]
+    dead = set(session.scalars(sa.select(tombstones.c.record_id).where(
+        tombstones.c.table_name == st.name, tombstones.c.record_id.in_(ids))))
+    tp.deletes -= hidden | dead  # unknown, invisible or already deleted: nothing to do
+    tp.deletes &= set(tp.existing)
+    for uid in list(tp.records):
+        if uid in hidden:
+            plan.drop(tp, uid, {"id": ["This id belongs to a record you cannot write."]})
+        elif uid in dead:
+            plan.drop(tp, uid, {"id": ["This record was deleted on the server."]})
+
+
+def validate(plan: Plan) -> None:
+    """A new record is validated whole (defaults filled in), an existing one in its edits."""
+    for tp in plan.tables.values():
+        st = tp.st
+        for uid, known in list(tp.records.items()):
+            exists = uid in tp.existing
+            names = tp.edits.get(uid) if exists else None
+            data = known if names is None else {k: v for k, v in known.items() if k in names}
+            data = {**data, "id": str(uid)}
+            if st.validate is None:
+                clean, errors = dict(data), None
+            else:
+                clean, errors = st.validate(data, exists)
+            if errors or clean is None:
+                plan.drop(tp, uid, errors or {"_schema": ["Invalid."]})
+                continue
+            clean["id"] = str(uid)
+            if st.scope_key and st.scope_key != "id" and not exists:
+                key_field = st.field_for(st.scope_key)
+                assert key_field is not None, f"{st.name}: no field holds {st.scope_key}"
+                if clean.get(key_field) is None:
+                    plan.drop(tp, uid, {key_field: ["Required for synced records."]})
+                    continue
+            tp.upserts[uid] = clean
+
+
+def check_inserts(session: Session, actor: Actor, plan: Plan) -> None:
+    """Server-set values of new rows (e.g. the team of a new visit), or their refusal."""
+    for tp in plan.tables.values():
+        if tp.st.on_insert is None:
+            continue
+        for uid, clean in list(tp.upserts.items()):
+            if uid in tp.existing:
+                continue
+            values = tp.st.on_insert(session, actor, clean)
+            if isinstance(values, str):
+                plan.drop(tp, uid, {"id": [values]})
+            else:
+                tp.server_values[uid] = values
+
+
+def check_references(session: Session, registry: Registry, actor: Actor, plan: Plan) -> None:
+    """Every relation must point at a record the actor can see (or one accepted here).
+
+    Repeated until nothing more is dropped: a record refused late (e.g. for its second
+    relation) must take the records pointing at it along.
+    """
+    while _reference_pass(session, registry, actor, plan):
+        pass
+    for tp in plan.tables.values():
+        _check_delete_references(session, plan, tp)
+
+
+def _reference_pass(session: Session, registry: Registry, actor: Actor, plan: Plan) -> int:
+    before = len(plan.rejected)
+    for st in registry.tables:
+        tp = plan.tables.get(st.name)
+        if tp is None or not tp.upserts:
+            continue
+        for column, target in registry.references(st).items():
+            fname = st.field_for(column)
+            if fname is None:
+                continue
+            wanted = {uuid.UUID(c[fname]) for c in tp.upserts.values() if c.get(fname)}
+            if not wanted:
+                continue
+            ttp = plan.tables.get(target.name)
+            visible = set(session.scalars(sa.select(target.table.c.id).where(
+                target.table.c.id.in_(wanted), target.where_ref_scope(actor))))
+            if ttp is not None:
+                visible = (visible | set(ttp.upserts)) - ttp.deletes
+            for uid, clean in list(tp.upserts.items()):
+                ref = clean.get(fname)
+                if ref and uuid.UUID(ref) not in visible:
+                    plan.drop(tp, uid, {fname: [f"No {target.name} record {ref} that you "
+                                                "can access."]})
+    return len(plan.rejected) - before
+
+
+def _check_delete_references(session: Session, plan: Plan, tp: TablePlan) -> None:
+    if not tp.deletes:
+        return
+    for table in tp.st.table.metadata.tables.values():
+        for fk in table.foreign_keys:
+            if fk.column.table is not tp.st.table:
+                continue
+            other = plan.tables.get(table.name)
+            going = other.deletes if other is not None else set()
+            pk = next(iter(table.primary_key.columns))
+            rows = session.execute(sa.select(fk.parent, pk).where(
+                fk.parent.in_(tp.deletes))).all()
+            for parent_id, child_id in rows:
+                if child_id not in going and parent_id in tp.deletes:
+                    tp.deletes.discard(parent_id)
+                    plan.reject(tp.st.name, parent_id, {"id": [
+                        f"Still referenced by {table.name} {child_id}; delete that first."]},
+                        {"id": str(parent_id)}, "delete")
+
+
+def conflicts(session: Session, actor: Actor, plan: Plan,
+              cursor: int | None) -> list[dict[str, Any]]:
+    """Records someone else changed at or after the cursor to values other than pushed.
+
+    A WatermelonDB record (`_changed` given) conflicts only in the columns it edited, and
+    only where the server changed that column since the cursor too: its other columns are
+    copies of what it pulled, never written, so they cannot conflict."""
+    out: list[dict[str, Any]] = []
+    for tp in plan.tables.values():
+        touched = [u for u in list(tp.upserts) + list(tp.deletes) if u in tp.existing]
+        if not touched:
+            continue
+        for uid in touched:
+            if uid in tp.upserts and tp.st.codec.same(tp.upserts[uid], tp.existing[uid]):
+                tp.noop.add(uid)  # an identical replay: nothing to write, no conflict
+        recent = [u for u in touched if u not in tp.noop
+                  and (cursor is None or tp.stamps[u] >= cursor)]
+        if not recent:
+            continue
+        last = _revision_at(session, tp.st.name, recent, newest=True)
+        mine = _only_mine(session, tp, recent, actor, cursor, last)
+        merge = [u for u in recent if u not in mine and u in tp.upserts
+                 and tp.edits.get(u) is not None and cursor is not None]
+        bases = _bases(session, tp, merge, cursor, last) if merge else {}
+        for uid in recent:
+            if uid in mine or (uid in bases and _merges(tp, uid, bases[uid])):
+                continue
+            out.append({"table": tp.st.name, "id": str(uid), "server_record": tp.existing[uid]})
+    return out
+
+
+def _only_mine(session: Session, tp: TablePlan, ids: list[uuid.UUID], actor: Actor,
+               cursor: int | None, last: dict[uuid.UUID, tuple[Any, int, Any]]
+               ) -> set[uuid.UUID]:
+    """Records whose every change since the cursor is this device's own (e.g. a retry after
+    a lost answer): the device knows them, nothing to conflict with."""
+    if actor.device_id is None:
+        return set()
+    query = (sa.select(revisions.c.record_id, sa.func.bool_and(
+        sa.func.coalesce(revisions.c.device_id == actor.device_id, False)))
+        .where(revisions.c.table_name == tp.st.name, revisions.c.record_id.in_(ids))
+        .group_by(revisions.c.record_id))
+    if cursor is not None:
+        query = query.where(revisions.c.change_xid >= xid(cursor))
+    return {rid for rid, all_mine in session.execute(query)
+            if all_mine and rid in last and last[rid][0] == actor.device_id
+            and last[rid][1] == tp.stamps[rid]}
+
+
+def _revision_at(session: Session, table: str, ids: list[uuid.UUID], newest: bool,
+                 since: int | None = None) -> dict[uuid.UUID, tuple[Any, int, Any]]:
+    """The newest (or the first since `since`) revision per record: device, xid, before."""
+    query = (sa.select(revisions.c.record_id, revisions.c.device_id,
+                       as_int(revisions.c.change_xid), revisions.c.before)
+             .where(revisions.c.table_name == table, revisions.c.record_id.in_(ids))
+             .order_by(revisions.c.record_id,
+                       revisions.c.id.desc() if newest else revisions.c.id.asc())
+             .ext(distinct_on(revisions.c.record_id)))
+    if since is not None:
+        query = query.where(revisions.c.change_xid >= xid(since))
+    return {rid: (dev, stamp, before) for rid, dev, stamp, before in session.execute(query)}
+
+
+def _bases(session: Session, tp: TablePlan, ids: list[uuid.UUID], cursor: int,
+           last: dict[uuid.UUID, tuple[Any, int, Any]]) -> dict[uuid.UUID, dict[str, Any]]:
+    """The server's state of each record at the cursor, where the history proves it: the
+    `before` of its first revision since the cursor, provided its newest revision is the
+    row's current state (a write that left no revision makes the base unknown)."""
+    first = _revision_at(session, tp.st.name, ids, newest=False, since=cursor)
+    out = {}
+    for uid, (_dev, _stamp, before) in first.items():
+        newest = last.get(uid)
+        if before is not None and newest is not None and newest[1] == tp.stamps[uid]:
+            out[uid] = before
+    return out
+
+
+def _merges(tp: TablePlan, uid: uuid.UUID, base: dict[str, Any]) -> bool:
+    """Whether the phone's edits and the server's changes since the cursor touch different
+    columns (or agree): then the edits apply over the server's version."""
+    codec, server, pushed = tp.st.codec, tp.existing[uid], tp.upserts[uid]
+    for name, value in pushed.items():
+        f = codec.by_name.get(name)
+        if f is None or name == "id":
+            continue
+        mine, theirs, was = (canonical(f.kind, v) for v in (value, server.get(name),
+                                                            base.get(name)))
+        if mine != theirs and theirs != was:
+            return False
+    return True

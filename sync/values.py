@@ -1,0 +1,95 @@
+"""Values PostgreSQL cannot store, and how to keep them (visibly) where they must be kept.
+
+Phones send what their JavaScript engine produced: text cut in the middle of an emoji leaves
+a lone UTF-16 surrogate, a failed computation leaves NaN or Infinity, a bug leaves a NUL
+character or absurdly deep JSON. Such a value makes its record invalid (rejected into the
+quarantine) but must never make the whole push fail, and the quarantine must still be able
+to store the record as sent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+# Structured values (JSON text columns, quarantined records) nest at most this deep.
+MAX_DEPTH = 32
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def problem(value: Any) -> str | None:
+    """Why a flat raw value cannot be stored (None when it can)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "NUL characters are not allowed."
+        if _SURROGATE.search(value):
+            return ("Contains a lone UTF-16 surrogate (text cut inside an emoji?); "
+                    "send valid Unicode.")
+    elif isinstance(value, float) and not math.isfinite(value):
+        return "NaN and infinite numbers are not allowed."
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**63 - 1:
+        return "The number is out of range."
+    elif isinstance(value, dict | list):
+        return "Raw records are flat: send a string, number, boolean or null."
+    elif not (value is None or isinstance(value, bool | int | float)):
+        return f"Nested deeper than {MAX_DEPTH} levels."
+    return None
+
+
+def parse_json_text(text: str) -> tuple[Any, str | None]:
+    """Parse a JSON text column strictly: (value, None) or (None, why it is refused)."""
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        return None, f"Nested deeper than {MAX_DEPTH} levels."
+    except ValueError as exc:
+        return None, "Not valid JSON text." if "constant" not in str(exc) else str(exc)
+    why = _deep_problem(value, 1)
+    return (None, why) if why else (value, None)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (no NaN or Infinity constant).")
+
+
+def _deep_problem(value: Any, depth: int) -> str | None:
+    if depth > MAX_DEPTH:
+        return f"Nested deeper than {MAX_DEPTH} levels."
+    if isinstance(value, dict):
+        for key, item in value.items():
+            why = problem(key) or _deep_problem(item, depth + 1)
+            if why:
+                return why
+        return None
+    if isinstance(value, list):
+        for item in value:
+            why = _deep_problem(item, depth + 1)
+            if why:
+                return why
+        return None
+    return problem(value)
+
+
+def storable(value: Any, depth: int = 0) -> Any:
+    """`value` as JSON that PostgreSQL's jsonb can hold, with every change visible:
+    NUL → the text "\\u0000", a lone surrogate → "\\udXXX", NaN/Infinity → their names as
+    strings, too-deep nesting → a note. Used for what must be kept as sent."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "\\u0000")
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, int):
+        return value
+    if depth >= MAX_DEPTH:
+        return f"[nested deeper than {MAX_DEPTH} levels: not kept]"
+    if isinstance(value, dict):
+        return {storable(str(k)): storable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v, depth + 1) for v in value]
+    return storable(repr(value))

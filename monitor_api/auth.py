@@ -161,11 +161,47 @@ def auth_check_for(view: Any, method: str) -> Callable[[], Principal] | None:
     return getattr(view, "auth_check", None)
 
 
+# What a phone's device token may reach besides the device-only operations (sync, uploads):
+# the reads a phone makes, and revoking itself (an app's "sign out"; a device token sees no
+# other device). Everything else - users, teams, device administration, audit, sync review
+# and status, every other REST write - refuses a device token whatever the user's role, so a
+# lost or seized phone cannot administer accounts. Default deny: a new operation is closed
+# to phones until it is added here. Keys are Flask endpoints; HEAD counts as GET.
+DEVICE_OPERATIONS: dict[str, frozenset[str]] = {
+    **{endpoint: frozenset({"GET"}) for endpoint in (
+        "accounts.me",
+        "accounts.DeviceItem",  # its own device only (devices.visible_devices_query)
+        "facilities.Facilities", "facilities.FacilityItem", "facilities.history",
+        "checklists.Templates", "checklists.TemplateItem",
+        "visits.Visits", "visits.VisitItem", "visits.list_answers",
+        "visits.list_room_inspections", "visits.list_findings", "visits.list_recommendations",
+        "visits.list_access_incidents", "visits.list_photos",
+        "findings.FindingItem",
+        "recommendations.Recommendations", "recommendations.RecommendationItem",
+        "recommendations.chain", "recommendations.Reviews",
+        "photos.detail", "photos.custody", "photos.download",
+    )},
+    "accounts.revoke_device": frozenset({"POST"}),  # itself only, as above
+}
+
+
+def device_may_call(endpoint: str | None, method: str) -> bool:
+    """Whether a device token may call `method` on `endpoint` (besides device-only ones)."""
+    allowed = DEVICE_OPERATIONS.get(endpoint or "", frozenset())
+    return (method if method != "HEAD" else "GET") in allowed
+
+
 def roles_required(*roles: str, device: bool = False) -> Callable[[F], F]:
     """Require a valid token, one of `roles` (any when empty) and, if `device`, a device token."""
+    # The one rule for phones: a device token passes only operations declared device=True
+    # (sync, uploads) or listed in DEVICE_OPERATIONS.
 
     def check() -> Principal:
         principal = current_principal()
+        if (principal.device_id is not None and not device
+                and not device_may_call(request.endpoint, request.method)):
+            raise Forbidden("A device token reaches only sync, uploads and the reads a phone "
+                            "makes; log in with a password for this.")
         if roles and principal.role not in roles:
             raise Forbidden(f"The {principal.role} role may not do this.")
         if device and principal.device_id is None:

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from monitor_api.accounts.models import (
+    DISABLED_REASON,
     FIELD_ROLES,
     AuthSession,
     Device,
@@ -89,7 +90,7 @@ def get_user(session: Session, principal: Principal, user_id: uuid.UUID) -> User
 
 def update_user(session: Session, principal: Principal, user_id: uuid.UUID,
                 **changes: Any) -> User:
-    """Admin edits of a user; disabling ends every session at once."""
+    """Admin edits of a user; disabling ends every session and revokes every phone for good."""
     user = get_user(session, principal, user_id)
     if not principal.is_admin:
         raise Forbidden("Only an admin may change accounts.")
@@ -103,10 +104,10 @@ def update_user(session: Session, principal: Principal, user_id: uuid.UUID,
     for key, value in changes.items():
         setattr(user, key, value)
     if was_active and not user.is_active:
+        # Kept when the user is enabled again: tokens issued before it stay dead (auth.py).
         user.disabled_at = utcnow()
         end_sessions(session, user.id, reason="disabled")
-    elif user.is_active:
-        user.disabled_at = None
+        revoke_devices(session, user.id, reason=DISABLED_REASON)
     session.flush()
     audit.record(session, "user.update", target_type="user", target_id=user.id,
                  details={"fields": fields, **({"role": user.role} if "role" in fields else {})})
@@ -117,13 +118,18 @@ def _leave_field_work(session: Session, user: User) -> None:
     """A user moving to a role without field work leaves no team behind and keeps no phone."""
     if session.scalar(select(TeamMember.team_id).where(TeamMember.user_id == user.id).limit(1)):
         raise Conflict("Remove the user from their teams before giving them this role.")
-    now = utcnow()
-    revoked = session.execute(
-        update(Device).where(Device.user_id == user.id, Device.revoked_at.is_(None))
-        .values(revoked_at=now, revoke_reason="role changed").returning(Device.id)).scalars()
+    revoke_devices(session, user.id, reason="role changed")
+
+
+def revoke_devices(session: Session, user_id: uuid.UUID, *, reason: str) -> int:
+    """Revoke every live phone of a user for good (audited); returns how many."""
+    revoked = list(session.execute(
+        update(Device).where(Device.user_id == user_id, Device.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoke_reason=reason).returning(Device.id)).scalars())
     for device_id in revoked:
         audit.record(session, "device.revoke", target_type="device", target_id=device_id,
-                     details={"owner": str(user.id), "reason": "role changed"})
+                     details={"owner": str(user_id), "reason": reason})
+    return len(revoked)
 
 
 def end_sessions(session: Session, user_id: uuid.UUID, *, reason: str) -> int:

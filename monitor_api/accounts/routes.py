@@ -32,7 +32,7 @@ def login(data: dict[str, Any]) -> dict[str, Any]:
     token, auth, user = service.login(
         get_session(), settings=settings, username=data["username"], password=data["password"],
         ip=request.remote_addr, user_agent=request.user_agent.string,
-        failure_session=new_session)
+        own_session=new_session)
     return {"token": token, "token_type": "Bearer", "expires_at": auth.expires_at,
             "idle_timeout_seconds": settings.session_idle_seconds, "user": user}
 

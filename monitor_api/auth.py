@@ -8,14 +8,14 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import current_app, g, request
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from monitor_api.accounts.models import AuthSession, Device, TeamMember, User
+from monitor_api.accounts.models import DISABLED_REASON, AuthSession, Device, TeamMember, User
 from monitor_api.audit.service import Actor, record, set_actor
 from monitor_api.db import get_session, utcnow
 from monitor_api.errors import ApiError, Forbidden, Unauthorized
@@ -87,27 +87,7 @@ def authenticate(session: Session) -> Principal:
     now = utcnow()
     settings = current_app.config["SETTINGS"]
     if token.startswith(DEVICE_PREFIX):
-        device = session.scalar(select(Device).where(Device.token_hash == hash_token(token)))
-        if device is None:
-            raise _invalid("Unknown or malformed token.")
-        if device.revoked_at is not None:
-            # Scenario: a lost phone is revoked; its next sync is refused AND logged.
-            record(session, "device.refused", target_type="device", target_id=device.id,
-                   details={"reason": "revoked", "path": request.path,
-                            "method": request.method},
-                   actor=Actor(device.user_id, device.id), despite_rollback=True)
-            raise _invalid("This device was revoked on "
-                           f"{device.revoked_at:%Y-%m-%d}; its token no longer works.",
-                           "device-revoked")
-        if device.expires_at <= now:
-            raise _invalid("The device token expired; register the device again.",
-                           "token-expired")
-        user = session.get(User, device.user_id)
-        _check_user(user)
-        if device.last_seen_at is None or now - device.last_seen_at > timedelta(minutes=1):
-            session.execute(update(Device).where(Device.id == device.id).values(last_seen_at=now))
-        assert user is not None
-        return Principal(user.id, user.role, user.username, device_id=device.id)
+        return _device_principal(session, token, now)
     auth = session.scalar(select(AuthSession).where(AuthSession.token_hash == hash_token(token)))
     if auth is None or auth.ended_at is not None:
         raise _invalid("Unknown, malformed or ended token.")
@@ -116,12 +96,53 @@ def authenticate(session: Session) -> Principal:
         raise _invalid("The session expired; log in again.", "token-expired")
     user = session.get(User, auth.user_id)
     _check_user(user)
+    assert user is not None
+    if _before_disable(auth.created_at, user):  # ended at the disable; never revived
+        raise _invalid("This session began before the account was disabled; log in again.")
     if now - auth.last_used_at > timedelta(seconds=min(60, settings.session_idle_seconds / 4)):
         session.execute(
             update(AuthSession).where(AuthSession.id == auth.id).values(last_used_at=now)
         )
-    assert user is not None
     return Principal(user.id, user.role, user.username, session_id=auth.id)
+
+
+def _device_principal(session: Session, token: str, now: datetime) -> Principal:
+    """The principal of a device token, or a 401 naming why the phone is refused."""
+    device = session.scalar(select(Device).where(Device.token_hash == hash_token(token)))
+    if device is None:
+        raise _invalid("Unknown or malformed token.")
+    user = session.get(User, device.user_id)
+    if device.revoked_at is not None or (user is not None and _before_disable(
+            device.created_at, user)):
+        # Scenario: a lost phone is revoked; its next sync is refused AND logged.
+        record(session, "device.refused", target_type="device", target_id=device.id,
+               details={"reason": "revoked" if device.revoked_at else "before disable",
+                        "path": request.path, "method": request.method},
+               actor=Actor(device.user_id, device.id), despite_rollback=True)
+        _check_user(user)  # a disabled account says so (account-disabled)
+        again = "Log in and register the phone again."
+        if device.revoked_at is None:  # registered while the disable was being written
+            raise _invalid("This device was registered before the account was last disabled; "
+                           f"its token stays dead. {again}", "device-revoked")
+        when = f"{device.revoked_at:%Y-%m-%d}"
+        if device.revoke_reason == DISABLED_REASON:
+            raise _invalid(f"This device was revoked on {when} when the account was disabled; "
+                           f"enabling the account does not revive it. {again}",
+                           "device-revoked")
+        raise _invalid(f"This device was revoked on {when}; its token no longer works.",
+                       "device-revoked")
+    if device.expires_at <= now:
+        raise _invalid("The device token expired; register the device again.", "token-expired")
+    _check_user(user)
+    assert user is not None
+    if device.last_seen_at is None or now - device.last_seen_at > timedelta(minutes=1):
+        session.execute(update(Device).where(Device.id == device.id).values(last_seen_at=now))
+    return Principal(user.id, user.role, user.username, device_id=device.id)
+
+
+def _before_disable(issued_at: datetime, user: User) -> bool:
+    """Whether a token was issued before the user's latest disable (it never comes back)."""
+    return user.disabled_at is not None and issued_at <= user.disabled_at
 
 
 def _invalid(detail: str, slug: str = "unauthorized") -> ApiError:
@@ -161,11 +182,47 @@ def auth_check_for(view: Any, method: str) -> Callable[[], Principal] | None:
     return getattr(view, "auth_check", None)
 
 
+# What a phone's device token may reach besides the device-only operations (sync, uploads):
+# the reads a phone makes, and revoking itself (an app's "sign out"; a device token sees no
+# other device). Everything else - users, teams, device administration, audit, sync review
+# and status, every other REST write - refuses a device token whatever the user's role, so a
+# lost or seized phone cannot administer accounts. Default deny: a new operation is closed
+# to phones until it is added here. Keys are Flask endpoints; HEAD counts as GET.
+DEVICE_OPERATIONS: dict[str, frozenset[str]] = {
+    **{endpoint: frozenset({"GET"}) for endpoint in (
+        "accounts.me",
+        "accounts.DeviceItem",  # its own device only (devices.visible_devices_query)
+        "facilities.Facilities", "facilities.FacilityItem", "facilities.history",
+        "checklists.Templates", "checklists.TemplateItem",
+        "visits.Visits", "visits.VisitItem", "visits.list_answers",
+        "visits.list_room_inspections", "visits.list_findings", "visits.list_recommendations",
+        "visits.list_access_incidents", "visits.list_photos",
+        "findings.FindingItem",
+        "recommendations.Recommendations", "recommendations.RecommendationItem",
+        "recommendations.chain", "recommendations.Reviews",
+        "photos.detail", "photos.custody", "photos.download",
+    )},
+    "accounts.revoke_device": frozenset({"POST"}),  # itself only, as above
+}
+
+
+def device_may_call(endpoint: str | None, method: str) -> bool:
+    """Whether a device token may call `method` on `endpoint` (besides device-only ones)."""
+    allowed = DEVICE_OPERATIONS.get(endpoint or "", frozenset())
+    return (method if method != "HEAD" else "GET") in allowed
+
+
 def roles_required(*roles: str, device: bool = False) -> Callable[[F], F]:
     """Require a valid token, one of `roles` (any when empty) and, if `device`, a device token."""
+    # The one rule for phones: a device token passes only operations declared device=True
+    # (sync, uploads) or listed in DEVICE_OPERATIONS.
 
     def check() -> Principal:
         principal = current_principal()
+        if (principal.device_id is not None and not device
+                and not device_may_call(request.endpoint, request.method)):
+            raise Forbidden("A device token reaches only sync, uploads and the reads a phone "
+                            "makes; log in with a password for this.")
         if roles and principal.role not in roles:
             raise Forbidden(f"The {principal.role} role may not do this.")
         if device and principal.device_id is None:

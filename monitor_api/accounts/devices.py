@@ -37,6 +37,8 @@ def register_device(session: Session, principal: Principal, *, name: str,
 def visible_devices_query(session: Session, principal: Principal) -> Any:
     """Own devices; a coordinator also sees team mates' devices; an admin sees all."""
     query = select(Device)
+    if principal.device_id is not None:  # a phone sees itself only, whatever the role
+        return query.where(Device.id == principal.device_id)
     if principal.is_admin:
         return query
     if principal.role == "coordinator":

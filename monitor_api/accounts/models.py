@@ -12,6 +12,7 @@ from monitor_api.db import Base, Timestamps
 
 ROLES = ("admin", "coordinator", "monitor", "partner", "analyst", "legal_aid")
 FIELD_ROLES = ("admin", "coordinator", "monitor")  # roles that may register a phone
+DISABLED_REASON = "account disabled"  # revoke_reason of the phones of a disabled user
 
 
 class User(Timestamps, Base):
@@ -25,6 +26,8 @@ class User(Timestamps, Base):
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(Text)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # When the account was last disabled; kept when it is enabled again, so that no token
+    # issued before it (session or phone) comes back to life.
     disabled_at: Mapped[datetime | None]
 
     memberships: Mapped[list[TeamMember]] = relationship(back_populates="user")

@@ -13,7 +13,6 @@ from monitor_api.accounts import devices as device_service
 from monitor_api.accounts import service, teams
 from monitor_api.auth import current_principal, roles_required
 from monitor_api.db import get_session, new_session
-from monitor_api.errors import Forbidden
 from schemas import accounts as s
 from schemas.common import PageArgs
 
@@ -33,7 +32,7 @@ def login(data: dict[str, Any]) -> dict[str, Any]:
     token, auth, user = service.login(
         get_session(), settings=settings, username=data["username"], password=data["password"],
         ip=request.remote_addr, user_agent=request.user_agent.string,
-        failure_session=new_session)
+        own_session=new_session)
     return {"token": token, "token_type": "Bearer", "expires_at": auth.expires_at,
             "idle_timeout_seconds": settings.session_idle_seconds, "user": user}
 
@@ -169,11 +168,8 @@ class Devices(MethodView):
     @roles_required()
     def post(self, data: dict[str, Any]) -> Any:
         """Register the caller's phone; the token is shown once."""
-        principal = current_principal()
-        if principal.device_id is not None:
-            raise Forbidden("A device token cannot register another device; log in.")
         device, token = device_service.register_device(
-            get_session(), principal,
+            get_session(), current_principal(),
             lifetime_days=current_app.config["SETTINGS"].device_token_days, **data)
         # The response schema dumps it: hand over the fields, not an already-dumped dict.
         return {**{name: getattr(device, name) for name in s.DeviceOut().fields},

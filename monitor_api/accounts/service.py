@@ -1,4 +1,4 @@
-"""Accounts: users, passwords, login sessions and throttling."""
+"""Accounts: users, passwords and login sessions (throttling: throttle.py)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from monitor_api.accounts import throttle
 from monitor_api.accounts.models import (
+    DISABLED_REASON,
     FIELD_ROLES,
     AuthSession,
     Device,
-    LoginThrottle,
     TeamMember,
     User,
 )
@@ -25,7 +25,7 @@ from monitor_api.audit import service as audit
 from monitor_api.auth import SESSION_PREFIX, Principal, new_token
 from monitor_api.config import Settings
 from monitor_api.db import utcnow
-from monitor_api.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
+from monitor_api.errors import Conflict, Forbidden, NotFound, Unauthorized
 from monitor_api.pagination import paginate
 
 _hasher = PasswordHasher()
@@ -89,7 +89,7 @@ def get_user(session: Session, principal: Principal, user_id: uuid.UUID) -> User
 
 def update_user(session: Session, principal: Principal, user_id: uuid.UUID,
                 **changes: Any) -> User:
-    """Admin edits of a user; disabling ends every session at once."""
+    """Admin edits of a user; disabling ends every session and revokes every phone for good."""
     user = get_user(session, principal, user_id)
     if not principal.is_admin:
         raise Forbidden("Only an admin may change accounts.")
@@ -103,10 +103,10 @@ def update_user(session: Session, principal: Principal, user_id: uuid.UUID,
     for key, value in changes.items():
         setattr(user, key, value)
     if was_active and not user.is_active:
+        # Kept when the user is enabled again: tokens issued before it stay dead (auth.py).
         user.disabled_at = utcnow()
         end_sessions(session, user.id, reason="disabled")
-    elif user.is_active:
-        user.disabled_at = None
+        revoke_devices(session, user.id, reason=DISABLED_REASON)
     session.flush()
     audit.record(session, "user.update", target_type="user", target_id=user.id,
                  details={"fields": fields, **({"role": user.role} if "role" in fields else {})})
@@ -117,13 +117,18 @@ def _leave_field_work(session: Session, user: User) -> None:
     """A user moving to a role without field work leaves no team behind and keeps no phone."""
     if session.scalar(select(TeamMember.team_id).where(TeamMember.user_id == user.id).limit(1)):
         raise Conflict("Remove the user from their teams before giving them this role.")
-    now = utcnow()
-    revoked = session.execute(
-        update(Device).where(Device.user_id == user.id, Device.revoked_at.is_(None))
-        .values(revoked_at=now, revoke_reason="role changed").returning(Device.id)).scalars()
+    revoke_devices(session, user.id, reason="role changed")
+
+
+def revoke_devices(session: Session, user_id: uuid.UUID, *, reason: str) -> int:
+    """Revoke every live phone of a user for good (audited); returns how many."""
+    revoked = list(session.execute(
+        update(Device).where(Device.user_id == user_id, Device.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoke_reason=reason).returning(Device.id)).scalars())
     for device_id in revoked:
         audit.record(session, "device.revoke", target_type="device", target_id=device_id,
-                     details={"owner": str(user.id), "reason": "role changed"})
+                     details={"owner": str(user_id), "reason": reason})
+    return len(revoked)
 
 
 def end_sessions(session: Session, user_id: uuid.UUID, *, reason: str) -> int:
@@ -140,70 +145,25 @@ def end_sessions(session: Session, user_id: uuid.UUID, *, reason: str) -> int:
 
 # --- login -----------------------------------------------------------------------------------
 
-# Many users can share one address (an office NAT, a mobile carrier's CGNAT), so the per-address
-# limit is this many times the per-username one: it stops spraying without locking out a team.
-IP_FAILURE_FACTOR = 4
-
-
-def _throttle_keys(username: str, ip: str | None) -> list[str]:
-    keys = [f"user:{username.lower()}"]
-    if ip:
-        keys.append(f"ip:{ip}")
-    return keys
-
-
-def _limit(settings: Settings, key: str) -> int:
-    factor = IP_FAILURE_FACTOR if key.startswith("ip:") else 1
-    return settings.login_max_failures * factor
-
-
-def _check_throttle(session: Session, keys: list[str]) -> None:
-    now = utcnow()
-    rows = session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))
-    waits = [row.locked_until - now for row in rows
-             if row.locked_until is not None and row.locked_until > now]
-    if waits:
-        wait = int(max(waits).total_seconds()) + 1
-        raise TooManyRequests("Too many failed logins; wait before trying again.", wait)
-
-
-def _register_failure(session: Session, settings: Settings, keys: list[str],
-                      username: str) -> None:
-    now = utcnow()
-    window = timedelta(seconds=settings.login_window_seconds)
-    for key in keys:
-        # Insert-or-lock, so two concurrent failures for a new key cannot collide.
-        session.execute(pg_insert(LoginThrottle)
-                        .values(key=key, failures=0, window_started_at=now)
-                        .on_conflict_do_nothing(index_elements=["key"]))
-        row = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
-        assert row is not None
-        if now - row.window_started_at > window:
-            row.failures, row.window_started_at, row.locked_until = 0, now, None
-        row.failures += 1
-        over = row.failures - _limit(settings, key)
-        if over >= 0:
-            # Each further failure doubles the lockout, capped at the window.
-            seconds = min(settings.login_lockout_seconds * 2 ** min(over, 16),
-                          settings.login_window_seconds)
-            row.locked_until = now + timedelta(seconds=seconds)
-    audit.record(session, "auth.login_failed", target_type="user",
-                 details={"username": username[:64]})
-
-
 def login(session: Session, *, settings: Settings, username: str, password: str,
           ip: str | None, user_agent: str | None,
-          failure_session: Callable[[], Session]) -> tuple[str, AuthSession, User]:
-    """Check credentials and open a session; failures are counted in their own transaction."""
-    keys = _throttle_keys(username, ip)
-    _check_throttle(session, keys)
-    user = session.scalar(select(User).where(User.username == username))
-    ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
-    if not ok or user is None or not user.is_active:
-        # Counted in a transaction of its own: the failing request's own one rolls back.
-        with failure_session() as s:
+          own_session: Callable[[], Session]) -> tuple[str, AuthSession, User]:
+    """Check credentials and open a session; the attempt is counted before the password is."""
+    keys = throttle.throttle_keys(username, ip)
+    # Reserved and committed in a transaction of its own (the failing request's rolls back),
+    # and no connection is held while argon2 runs.
+    with own_session() as s:
+        reservations = throttle.reserve(s, settings, keys)
+        s.commit()
+        found = s.execute(select(User.id, User.password_hash)
+                          .where(User.username == username, User.is_active)).first()
+    ok = _verify(found.password_hash if found else _DUMMY_HASH, password)
+    user = session.get(User, found.id) if ok and found else None
+    if user is None or not user.is_active:
+        with own_session() as s:  # the reservation stays: it was a failure
             audit.set_actor(s, audit.Actor(ip=ip))
-            _register_failure(s, settings, keys, username)
+            audit.record(s, "auth.login_failed", target_type="user",
+                         details={"username": username[:64]})
             s.commit()
         raise Unauthorized("Wrong username or password, or the account is disabled.")
     now = utcnow()
@@ -212,8 +172,7 @@ def login(session: Session, *, settings: Settings, username: str, password: str,
                        expires_at=now + timedelta(seconds=settings.session_absolute_seconds),
                        ip=ip, user_agent=(user_agent or "")[:300] or None)
     session.add(auth)
-    session.execute(update(LoginThrottle).where(LoginThrottle.key == keys[0])
-                    .values(failures=0, locked_until=None))
+    throttle.give_back(session, reservations)
     session.flush()
     audit.record(session, "auth.login", target_type="user", target_id=user.id,
                  actor=audit.Actor(user.id, None, None, ip))

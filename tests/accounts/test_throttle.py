@@ -7,6 +7,8 @@ they create uniquely named users and addresses and delete them afterwards.
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -17,8 +19,9 @@ from flask import Flask
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from monitor_api.accounts import service
 from monitor_api.accounts.models import AuthSession, LoginThrottle, User
-from monitor_api.accounts.service import IP_FAILURE_FACTOR
+from monitor_api.accounts.throttle import IP_FAILURE_FACTOR
 from monitor_api.app import create_app
 from monitor_api.audit.models import AuditEntry
 from monitor_api.config import Settings
@@ -158,3 +161,76 @@ def test_failures_per_address_are_throttled_at_a_higher_limit(committed: Committ
     assert committed.login(victim, PASSWORD, committed.ip()).status_code == 201
     row = committed.throttle(f"ip:{ip}")
     assert row is not None and row.failures == limit
+
+
+PARALLEL = 30
+LIMIT = 5
+
+
+@pytest.fixture
+def two_instances(settings: Settings, engine: Any, password_hash: str
+                  ) -> Iterator[tuple[Committed, Flask]]:
+    """Two app instances, each with its own engine and pool: two servers on one database."""
+    tuned = replace(settings, login_max_failures=LIMIT, login_lockout_seconds=60,
+                    login_window_seconds=900)
+    env, other = Committed(create_app(tuned), password_hash), create_app(tuned)
+    yield env, other
+    with env.session() as s:
+        keys = [f"user:{u}" for u in env.usernames] + [f"ip:{i}" for i in env.ips]
+        s.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(keys)))
+        s.execute(delete(User).where(User.username.in_(env.usernames)))
+        s.commit()
+    for app in (env.app, other):
+        app.extensions["db_engine"].dispose()
+
+
+@pytest.mark.parametrize("spread", ("username", "address"))
+def test_parallel_wrong_passwords_check_at_most_the_limit(
+        two_instances: tuple[Committed, Flask], monkeypatch: pytest.MonkeyPatch,
+        spread: str) -> None:
+    """30 wrong passwords at once, over two instances: `limit` argon2 checks, then only 429s."""
+    env, other = two_instances
+    checks: list[str] = []
+    real_verify = service._verify
+
+    def counting_verify(hash_: str, password: str) -> bool:
+        checks.append(password)  # list.append is atomic under the GIL
+        time.sleep(0.2)  # hold the door open: without an atomic reservation, all 30 get in
+        return real_verify(hash_, password)
+
+    monkeypatch.setattr(service, "_verify", counting_verify)
+    if spread == "username":  # one account, every attempt from its own address
+        name = env.user()
+        attempts = [(name, env.ip()) for _ in range(PARALLEL)]
+        limit, key = LIMIT, f"user:{name}"
+    else:  # spraying: a different username each time, all from one address
+        ip = env.ip()
+        attempts = [(f"spray-{secrets.token_hex(4)}", ip) for _ in range(PARALLEL)]
+        env.usernames.extend(n for n, _ in attempts)  # for the clean-up of their counters
+        limit, key = min(LIMIT * IP_FAILURE_FACTOR, PARALLEL), f"ip:{ip}"
+    statuses: list[int] = []
+    start = threading.Barrier(PARALLEL)
+
+    def attempt(n: int) -> None:
+        client = (env.app if n % 2 else other).test_client()
+        username, addr = attempts[n]
+        start.wait()
+        resp = client.post(LOGIN, json={"username": username, "password": f"wrong {n}"},
+                           environ_base={"REMOTE_ADDR": addr})
+        statuses.append(resp.status_code)
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(PARALLEL)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(statuses) == sorted([401] * limit + [429] * (PARALLEL - limit)), statuses
+    assert len(checks) == limit  # password checks: exactly the limit, the rest never reached
+    row = env.throttle(key)
+    assert row is not None and row.failures == limit and row.locked_until is not None
+    with env.session() as s:
+        usernames = {n for n, _ in attempts}
+        failed = s.scalars(select(AuditEntry).where(
+            AuditEntry.action == "auth.login_failed",
+            AuditEntry.details["username"].astext.in_(usernames))).all()
+    assert len(failed) == limit

@@ -1,4 +1,5 @@
-"""A revoked device and a disabled user get 401 on every endpoint, sync and uploads included."""
+"""A revoked device and a disabled user get 401 on every endpoint, sync and uploads included;
+enabling the user again revives no token issued before the disable."""
 
 from __future__ import annotations
 
@@ -108,3 +109,65 @@ def test_session_tokens_cannot_sync_or_upload(make_user: Any, role: str) -> None
     resp = api.post("/api/v1/uploads", headers={"Tus-Resumable": "1.0.0",
                                                 "Upload-Length": "10"})
     assert resp.status_code == 403
+
+
+@pytest.mark.parametrize("how", ("disable", "role"))
+def test_enabling_a_user_again_revives_no_old_token(db: Session, client: FlaskClient,
+                                                     make_user: Any, login: Any,
+                                                     how: str) -> None:
+    """Disable (or move out of field work), then undo it: old phones and sessions stay dead."""
+    from sqlalchemy import select
+
+    from monitor_api.audit.models import AuditEntry
+
+    _, admin = make_user("admin")
+    user, session_api = make_user("monitor")
+    reg = session_api.post("/api/v1/devices", json={"name": "field phone"})
+    assert reg.status_code == 201
+    phone = Api(client, reg.get_json()["token"])
+    assert phone.get("/api/v1/sync?last_pulled_at=null").status_code == 200
+    off, on = ({"is_active": False}, {"is_active": True}) if how == "disable" else (
+        {"role": "partner"}, {"role": "monitor"})
+    assert admin.patch(f"/api/v1/users/{user.id}", json=off).status_code == 200
+    assert admin.patch(f"/api/v1/users/{user.id}", json=on).status_code == 200
+    for url in ("/api/v1/sync?last_pulled_at=null", "/api/v1/auth/me"):
+        resp = phone.get(url)
+        assert resp.status_code == 401, url
+        problem = resp.get_json()
+        assert problem["type"] == "/problems/device-revoked"
+        assert "revoked on" in problem["detail"]
+    device_id = reg.get_json()["id"]
+    revokes = db.scalars(select(AuditEntry).where(AuditEntry.action == "device.revoke",
+                                                  AuditEntry.target_id == device_id)).all()
+    assert len(revokes) == 1  # revoked at the disable, audited
+    if how == "disable":
+        assert "account was disabled" in problem["detail"]
+        assert session_api.get("/api/v1/auth/me").status_code == 401  # the session too
+    # A fresh login registers a new phone, which works.
+    fresh = login(user.username, "correct horse battery staple")
+    new = fresh.post("/api/v1/devices", json={"name": "field phone"})
+    assert new.status_code == 201
+    assert Api(client, new.get_json()["token"]).get(
+        "/api/v1/sync?last_pulled_at=null").status_code == 200
+
+
+def test_tokens_issued_before_the_latest_disable_stay_dead(
+        app: Flask, db: Session, client: FlaskClient, make_user: Any, make_device: Any) -> None:
+    """Second line: a phone or session the disable missed (here, undone by SQL) stays dead."""
+    from monitor_api.accounts.models import AuthSession
+
+    _, admin = make_user("admin")
+    user, session_api = make_user("coordinator")
+    device, phone = make_device(user, client)
+    assert admin.patch(f"/api/v1/users/{user.id}", json={"is_active": False}).status_code == 200
+    assert admin.patch(f"/api/v1/users/{user.id}", json={"is_active": True}).status_code == 200
+    db.execute(update(Device).where(Device.id == device.id).values(revoked_at=None))
+    db.execute(update(AuthSession).where(AuthSession.user_id == user.id).values(ended_at=None))
+    db.flush()
+    resp = phone.get("/api/v1/auth/me")
+    assert resp.status_code == 401
+    assert resp.get_json()["type"] == "/problems/device-revoked"
+    assert "before the account was last disabled" in resp.get_json()["detail"]
+    resp = session_api.get("/api/v1/auth/me")
+    assert resp.status_code == 401
+    assert "before the account was disabled" in resp.get_json()["detail"]

@@ -192,3 +192,51 @@ def test_clean_uploads_sweeps_bytes_of_no_open_upload(live: Any, world: Any, fie
             assert len(mps) == 1 and len(objs) == 1
         else:
             assert (mps, objs) == ([], []), state
+
+
+def test_local_store_leaves_no_staging_files(new_server: Any, world: Any, field: Any,
+                                             server_env: dict[str, str], tmp_path: Path
+                                             ) -> None:
+    blobs = tmp_path / "blobs"
+    env = {"S3_BUCKET": "", "BLOB_DIR": str(blobs)}
+    srv = new_server(**env)
+    data = images.jpeg(pad=3 * MiB)
+    url = tus.location(srv.url, tus.create(srv.url, field.token,
+                                           world.photo(field.visit, data), data))
+    upload_id = url.rsplit("/", 1)[1]
+    staging = blobs / "staging" / upload_id / "data"
+    assert tus.patch(url, field.token, 0, data[:3000]).status_code == 204
+    bad = tus.patch(url, field.token, 3000, data[3000:MiB], checksum=b"\0" * 32)
+    assert bad.status_code == 460
+    assert staging.stat().st_size == 3000  # the rejected bytes are cut off at once
+
+    # SIGKILL mid-PATCH: the bytes past the recorded offset are cut by the next attempt,
+    # and DELETE removes the directory.
+    sock = start_patch(url, field.token, 3000, len(data) - 3000, data[3000:2 * MiB])
+    deadline = time.monotonic() + 30
+    while staging.stat().st_size < MiB and time.monotonic() < deadline:
+        time.sleep(0.05)
+    srv.kill()
+    sock.close()
+    srv = new_server(**env)
+    url = srv.url + urlsplit(url).path
+    assert tus.head(url, field.token).headers["Upload-Offset"] == "3000"
+    assert requests.delete(url, headers=tus.auth(field.token), timeout=30).status_code == 204
+    assert not staging.parent.exists()
+
+    # Leftovers of no open upload (a crash between filing and committing, a deleted row)
+    # are swept; an open upload's file stays.
+    data = images.jpeg()
+    url = tus.location(srv.url, tus.create(srv.url, field.token,
+                                           world.photo(field.visit, data), data))
+    assert tus.patch(url, field.token, 0, data[:100]).status_code == 204
+    open_dir = blobs / "staging" / url.rsplit("/", 1)[1]
+    for name in (upload_id, str(uuid.uuid4()), "not-an-upload"):
+        (blobs / "staging" / name).mkdir(parents=True, exist_ok=True)
+        (blobs / "staging" / name / "data").write_bytes(b"photo bytes")
+    local_env = {**server_env, **env}
+    clean_uploads(local_env)  # younger than the safety age: kept
+    assert len(list((blobs / "staging").iterdir())) == 4
+    clean_uploads(local_env, "--min-age-hours", "0")
+    assert list((blobs / "staging").iterdir()) == [open_dir]
+    assert (open_dir / "data").stat().st_size == 100

@@ -240,3 +240,16 @@ def test_local_store_leaves_no_staging_files(new_server: Any, world: Any, field:
     clean_uploads(local_env, "--min-age-hours", "0")
     assert list((blobs / "staging").iterdir()) == [open_dir]
     assert (open_dir / "data").stat().st_size == 100
+
+
+def test_deploy_lifecycle_rule_is_accepted_by_s3(s3: Any) -> None:
+    import json
+
+    rule = json.loads((ROOT / "deploy" / "s3-lifecycle.json").read_text())
+    bucket = f"lifecycle-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=rule)
+    (got,) = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert got["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    assert got["Filter"] == {"Prefix": "staging/"}
+    s3.delete_bucket(Bucket=bucket)

@@ -143,6 +143,8 @@ class S3BlobStore:
                      chunks: Iterable[bytes], *, final_size: int,
                      track: TrackMultipart | None = None) -> StagingState:
         buf = bytearray()
+        if state.multipart_id is not None:
+            self._check_multipart(upload_id, state.multipart_id)
         if state.tail_key:
             buf += self.client.get_object(Bucket=self.bucket, Key=state.tail_key)["Body"].read()
         new = StagingState(size=state.size, multipart_id=state.multipart_id,
@@ -172,6 +174,16 @@ class S3BlobStore:
         else:
             self._keep_tail(upload_id, new, buf)
         return new
+
+    def _check_multipart(self, upload_id: str, multipart_id: str) -> None:
+        """Raise StagingLost when the recorded multipart upload is gone (a lifecycle rule)."""
+        try:
+            self.client.list_parts(Bucket=self.bucket, Key=self._assembled(upload_id),
+                                   UploadId=multipart_id, MaxParts=1)
+        except ClientError as exc:
+            if _code(exc) == "NoSuchUpload":
+                raise StagingLost(f"multipart upload {multipart_id} is gone") from exc
+            raise
 
     def _begin_multipart(self, upload_id: str, state: StagingState,
                          track: TrackMultipart | None) -> None:

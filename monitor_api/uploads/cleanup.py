@@ -25,17 +25,18 @@ from monitor_api.uploads.service import forget_hash, lock_key
 
 
 def clean_expired(session: Session, store: BlobStore, *, limit: int = 1000) -> int:
-    """Expire open uploads past their expiry and delete their staged bytes."""
+    """Expire open uploads past their expiry and delete their staged bytes; say how many."""
     rows = session.scalars(select(Upload).where(Upload.state == "open",
                                                 Upload.expires_at <= utcnow())
                            .order_by(Upload.expires_at).limit(limit)
                            .with_for_update(skip_locked=True))
     count = 0
     for upload in rows:
-        count += 1  # counted even when skipped, so the caller's batching still ends
-        # A PATCH still writing it (started just before expiry) keeps it until the next run.
+        # A PATCH still writing it (started just before expiry) keeps it until the next run;
+        # it is not counted, so the caller's batching ends instead of meeting it again.
         if not session.scalar(select(func.pg_try_advisory_xact_lock(lock_key(upload.id)))):
             continue
+        count += 1
         store.stage_abort(str(upload.id), StagingState.from_json(upload.staging))
         upload.state, upload.staging = "expired", {}
         forget_hash(upload.id)

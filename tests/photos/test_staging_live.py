@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -253,3 +254,44 @@ def test_deploy_lifecycle_rule_is_accepted_by_s3(s3: Any) -> None:
     assert got["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
     assert got["Filter"] == {"Prefix": "staging/"}
     s3.delete_bucket(Bucket=bucket)
+
+
+def test_delete_waits_for_the_patch_it_aborts(live: Any, world: Any, field: Any,
+                                              s3: Any) -> None:
+    # tus-js-client's abort(true): the PATCH is cut off and DELETE follows at once. The
+    # DELETE must free what that PATCH was still writing, not only what was recorded before.
+    data = images.jpeg(pad=20 * MiB)
+    pid = world.photo(field.visit, data)
+    url = tus.location(live.url, tus.create(live.url, field.token, pid, data))
+    upload_id = url.rsplit("/", 1)[1]
+    sock = start_patch(url, field.token, 0, len(data), data[:9 * MiB])
+    wait_for_part(s3, upload_id)
+    answers: list[int] = []
+    deleting = threading.Thread(target=lambda: answers.append(requests.delete(
+        url, headers=tus.auth(field.token), timeout=30).status_code))
+    deleting.start()
+    time.sleep(1.0)
+    sock.close()  # the PATCH ends early: its 9 MiB are recorded, then the DELETE runs
+    deleting.join(30)
+    assert answers == [204]
+    assert world.scalar("select state from uploads where id = :i", i=upload_id) == "terminated"
+    assert staged(s3, upload_id) == ([], [])
+
+
+def test_parts_lost_by_the_store_expire_the_upload(live: Any, world: Any, field: Any,
+                                                   s3: Any) -> None:
+    data = images.jpeg(pad=20 * MiB)
+    pid = world.photo(field.visit, data)
+    url = tus.location(live.url, tus.create(live.url, field.token, pid, data))
+    upload_id = url.rsplit("/", 1)[1]
+    assert tus.patch(url, field.token, 0, data[:10 * MiB]).status_code == 204
+    mp_id = world.scalar("select staging->>'multipart_id' from uploads where id = :i",
+                         i=upload_id)
+    # What a lifecycle rule does to an upload open for too long.
+    s3.abort_multipart_upload(Bucket=BUCKET, Key=f"staging/{upload_id}/assembled",
+                              UploadId=mp_id)
+    resp = tus.patch(url, field.token, 10 * MiB, data[10 * MiB:])
+    assert resp.status_code == 410, resp.text
+    assert resp.headers["Content-Type"].startswith("application/problem+json")
+    assert world.scalar("select state from uploads where id = :i", i=upload_id) == "expired"
+    assert staged(s3, upload_id) == ([], [])

@@ -1,12 +1,16 @@
 """Upload benchmark: tus through a real server process vs boto3 straight to the same S3.
 
     .venv/bin/python bench/upload_bench.py [--photos 200] [--big-mb 200] [--workers 4]
+                                           [--png48 8] [--phases big,photos,png48]
 
 Starts moto's S3 server and monitor-api under gunicorn (2 workers x 4 threads) on a fresh
 database (`scripts/pg.sh recreate monitor_api_bench`, or BENCH_DATABASE_URL), uploads
 200 JPEGs of 3-5 MB and one 200 MB file through /api/v1/uploads, then the same bytes with
 boto3 `upload_fileobj`, and prints throughput, the ratio and the server's peak RSS
-(sampled every 20 ms) per phase: it must not grow with file size.
+(sampled every 20 ms) per phase: it must not grow with file size. The `png48` phase uploads
+8 distinct 48 MP (8000x6000) PNGs at once and reports every server process's RSS idle
+before, at its peak, and settled afterwards (target: all < 512 MiB, back within 50 MiB of
+idle). The last line is all figures as one JSON object.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import argparse
 import base64
 import hashlib
 import io
+import json
 import os
 import random
 import signal
@@ -76,18 +81,27 @@ def children(pid: int) -> list[int]:
 
 
 class RssSampler(threading.Thread):
-    """Peak RSS of the gunicorn worker(s) under `master`, per named phase."""
+    """Peak RSS of the gunicorn worker(s) under `master`, per named phase; and per process."""
 
     def __init__(self, master: int) -> None:
         super().__init__(daemon=True)
         self.master, self.phase, self.peaks = master, "idle", {}
+        self.per_process: dict[str, dict[int, int]] = {}  # phase -> pid -> peak KiB
         self.stop_event = threading.Event()
 
     def run(self) -> None:
         while not self.stop_event.is_set():
-            rss = max((rss_kib(p) for p in children(self.master)), default=0)
-            self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), rss)
+            rss = {p: rss_kib(p) for p in [self.master, *children(self.master)]}
+            worst = max((v for p, v in rss.items() if p != self.master), default=0)
+            self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), worst)
+            peaks = self.per_process.setdefault(self.phase, {})
+            for pid, kib in rss.items():
+                peaks[pid] = max(peaks.get(pid, 0), kib)
             time.sleep(0.02)
+
+    def now(self) -> dict[int, int]:
+        """Every server process's RSS (KiB) right now."""
+        return {p: rss_kib(p) for p in [self.master, *children(self.master)]}
 
 
 def base_jpegs() -> list[bytes]:
@@ -108,6 +122,66 @@ def base_jpegs() -> list[bytes]:
         img.save(buf, "JPEG", quality=quality)
         out.append(buf.getvalue())
     return out
+
+
+def png48(count: int) -> list[bytes]:
+    """`count` distinct 48 MP (8000x6000) photo-like PNGs: gradients under a noise tile."""
+    w, h = 8000, 6000
+    grad = Image.linear_gradient("L").resize((w, h))
+    out = []
+    for _ in range(count):
+        tile = Image.frombytes("L", (512, 512), os.urandom(512 * 512))
+        noise = Image.new("L", (w, h))
+        for x in range(0, w, 512):
+            for y in range(0, h, 512):
+                noise.paste(tile, (x, y))
+        img = Image.merge("RGB", (Image.blend(grad, noise, 0.15),
+                                  grad.transpose(Image.Transpose.FLIP_LEFT_RIGHT), noise))
+        buf = io.BytesIO()
+        img.save(buf, "PNG", compress_level=1)
+        out.append(buf.getvalue())
+    return out
+
+
+def memory_phase(base: str, token: str, db_url: str, visit_id: Any, sampler: RssSampler,
+                 count: int) -> dict[str, Any]:
+    """Upload `count` 48 MP PNGs at once; every server process's RSS before, peak, after."""
+    t0 = time.monotonic()
+    files = png48(count)
+    print(f"generated {count} PNGs of 8000x6000 ({sum(map(len, files)) / MiB:.0f} MiB) in "
+          f"{time.monotonic() - t0:.1f}s")
+    ids = insert_photos(db_url, visit_id, files, mime="image/png")
+    sampler.phase = "png48 idle"
+    time.sleep(2)
+    idle = sampler.now()
+    sampler.phase = "png48"
+    start = time.monotonic()
+    with ThreadPoolExecutor(count) as pool:
+        list(pool.map(lambda x: tus_upload(base, token, x[0], x[1]),
+                      zip(ids, files, strict=True)))
+    seconds = time.monotonic() - start
+    sampler.phase = "png48 after"
+    time.sleep(10)  # let the workers settle
+    after = sampler.now()
+    peaks = sampler.per_process["png48"]
+    master = sampler.master
+    rows = {("master" if pid == master else f"worker {pid}"): {
+        "idle_mib": round(idle.get(pid, 0) / 1024), "peak_mib": round(peaks.get(pid, 0) / 1024),
+        "after_mib": round(after.get(pid, 0) / 1024)} for pid in sorted(peaks)}
+    print(f"{count} x 48 MP PNG at once: {seconds:.1f}s; server RSS per process (MiB):")
+    print(f"{'process':16s} {'idle':>6s} {'peak':>6s} {'after':>6s}")
+    for name, row in rows.items():
+        print(f"{name:16s} {row['idle_mib']:6d} {row['peak_mib']:6d} {row['after_mib']:6d}")
+    return {"count": count, "seconds": round(seconds, 1), "processes": rows,
+            "max_peak_mib": max(r["peak_mib"] for r in rows.values()),
+            "max_after_minus_idle_mib": max(r["after_mib"] - r["idle_mib"]
+                                            for r in rows.values())}
+
+
+def small_jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.linear_gradient("L").resize((1200, 900)).convert("RGB").save(buf, "JPEG")
+    return buf.getvalue()
 
 
 def unique(jpeg: bytes) -> bytes:
@@ -151,15 +225,16 @@ def setup_world(db_url: str) -> tuple[str, Any]:
     return token, visit.id
 
 
-def insert_photos(db_url: str, visit_id: Any, files: list[bytes]) -> list[uuid.UUID]:
+def insert_photos(db_url: str, visit_id: Any, files: list[bytes],
+                  mime: str = "image/jpeg") -> list[uuid.UUID]:
     ids = [uuid.uuid4() for _ in files]
-    engine = create_engine(db_url.replace("postgresql+psycopg", "postgresql+psycopg"))
+    engine = create_engine(db_url)
     with engine.begin() as c:
         for pid, data in zip(ids, files, strict=True):
             c.execute(text("insert into photos (id, visit_id, sha256, byte_size, mime_type, "
-                           "consent) values (:i, :v, :s, :n, 'image/jpeg', 'obtained')"),
+                           "consent) values (:i, :v, :s, :n, :m, 'obtained')"),
                       {"i": pid, "v": visit_id, "s": hashlib.sha256(data).hexdigest(),
-                       "n": len(data)})
+                       "n": len(data), "m": mime})
     engine.dispose()
     return ids
 
@@ -191,7 +266,11 @@ def main() -> int:
     parser.add_argument("--photos", type=int, default=200)
     parser.add_argument("--big-mb", type=int, default=200)
     parser.add_argument("--workers", type=int, default=4, help="concurrent photo uploads")
+    parser.add_argument("--png48", type=int, default=8, help="48 MP PNGs uploaded at once")
+    parser.add_argument("--phases", default="big,photos,png48",
+                        help="comma-separated subset of big,photos,png48")
     args = parser.parse_args()
+    phases = set(args.phases.split(","))
     db_url = os.environ.get("BENCH_DATABASE_URL") or subprocess.run(
         ["bash", "scripts/pg.sh", "recreate", "monitor_api_bench"], cwd=ROOT, check=True,
         capture_output=True, text=True).stdout.strip()
@@ -223,20 +302,11 @@ def main() -> int:
         wait_http(base + "/healthz", procs[-1], "monitor-api")
         token, visit_id = setup_world(db_url)
 
-        t0 = time.monotonic()
-        bases = base_jpegs()
-        photos = [unique(bases[i % len(bases)]) for i in range(args.photos)]
-        big = os.urandom(args.big_mb * MiB)
-        print(f"generated {len(photos)} photos ({sum(map(len, photos)) / MiB:.0f} MiB, "
-              f"{min(map(len, photos)) / MiB:.1f}-{max(map(len, photos)) / MiB:.1f} MiB each) "
-              f"and a {len(big) // MiB} MiB file in {time.monotonic() - t0:.1f}s")
-        photo_ids = insert_photos(db_url, visit_id, photos)
-        big_id = insert_photos(db_url, visit_id, [big])[0]
-
         sampler = RssSampler(procs[-1].pid)
         sampler.start()
         time.sleep(0.5)
         results: dict[str, tuple[int, float]] = {}
+        report: dict[str, Any] = {"bench": "upload"}
 
         def run(name: str, fn: Any, items: list[Any], workers: int) -> None:
             sampler.phase = name
@@ -246,16 +316,50 @@ def main() -> int:
             results[name] = (sum(len(x[-1]) for x in items), time.monotonic() - start)
             sampler.phase = "idle"
 
-        # The big file first, on fresh workers: its peak shows what streaming 200 MB costs.
-        run("tus big file", lambda x: tus_upload(base, token, x[0], x[1]),
-            [(big_id, big)], 1)
-        run("tus photos", lambda x: tus_upload(base, token, x[0], x[1]),
-            list(zip(photo_ids, photos, strict=True)), args.workers)
-        run("boto3 big file", lambda x: s3.upload_fileobj(io.BytesIO(x[1]), "bench-direct",
-                                                            "big"), [(big_id, big)], 1)
-        run("boto3 photos", lambda x: s3.upload_fileobj(io.BytesIO(x[1]), "bench-direct",
-                                                          f"p/{x[0]}"),
-            list(zip(photo_ids, photos, strict=True)), args.workers)
+        if phases & {"big", "photos"}:
+            t0 = time.monotonic()
+            bases = base_jpegs()
+            photos = [unique(bases[i % len(bases)]) for i in range(args.photos)]
+            big = os.urandom(args.big_mb * MiB)
+            print(f"generated {len(photos)} photos ({sum(map(len, photos)) / MiB:.0f} MiB, "
+                  f"{min(map(len, photos)) / MiB:.1f}-{max(map(len, photos)) / MiB:.1f} MiB "
+                  f"each) and a {len(big) // MiB} MiB file in {time.monotonic() - t0:.1f}s")
+            photo_ids = insert_photos(db_url, visit_id, photos)
+            big_id = insert_photos(db_url, visit_id, [big])[0]
+            pairs = list(zip(photo_ids, photos, strict=True))
+            # The big file first, on fresh workers: its peak shows what streaming 200 MB costs.
+            if "big" in phases:
+                run("tus big file", lambda x: tus_upload(base, token, x[0], x[1]),
+                    [(big_id, big)], 1)
+            if "photos" in phases:
+                run("tus photos", lambda x: tus_upload(base, token, x[0], x[1]), pairs,
+                    args.workers)
+            if "big" in phases:
+                run("boto3 big file", lambda x: s3.upload_fileobj(
+                    io.BytesIO(x[1]), "bench-direct", "big"), [(big_id, big)], 1)
+            if "photos" in phases:
+                run("boto3 photos", lambda x: s3.upload_fileobj(
+                    io.BytesIO(x[1]), "bench-direct", f"p/{x[0]}"), pairs, args.workers)
+            print(f"{'phase':16s} {'MiB':>8s} {'seconds':>8s} {'MiB/s':>8s}")
+            for name, (size, secs) in results.items():
+                print(f"{name:16s} {size / MiB:8.0f} {secs:8.1f} {size / MiB / secs:8.1f}")
+                report[name] = {"mib": round(size / MiB), "seconds": round(secs, 1)}
+            for kind in ("big file", "photos"):
+                if f"tus {kind}" in results:
+                    tus_rate = results[f"tus {kind}"][0] / results[f"tus {kind}"][1]
+                    s3_rate = results[f"boto3 {kind}"][0] / results[f"boto3 {kind}"][1]
+                    print(f"ratio tus/boto3 ({kind}): {tus_rate / s3_rate:.2f}")
+                    report[f"ratio tus/boto3 ({kind})"] = round(tus_rate / s3_rate, 2)
+            peaks = {k: round(v / 1024) for k, v in sampler.peaks.items()
+                     if v and not k.startswith("boto3")}
+            print("server worker peak RSS (MiB): " + ", ".join(
+                f"{k} {v}" for k, v in peaks.items()))
+            report["worker_peak_rss_mib"] = peaks
+        if "png48" in phases:
+            warm = [unique(small_jpeg()) for _ in range(4)]  # both workers have served
+            for pid, data in zip(insert_photos(db_url, visit_id, warm), warm, strict=True):
+                tus_upload(base, token, pid, data)
+            report["png48"] = memory_phase(base, token, db_url, visit_id, sampler, args.png48)
         sampler.stop_event.set()
 
         engine = create_engine(db_url)
@@ -265,16 +369,8 @@ def main() -> int:
         engine.dispose()
         print(f"photo statuses after the run: {statuses} (the big file is random bytes: "
               "verified hash, then rejected by the magic-byte allow-list)")
-        print(f"{'phase':16s} {'MiB':>8s} {'seconds':>8s} {'MiB/s':>8s}")
-        for name, (size, secs) in results.items():
-            print(f"{name:16s} {size / MiB:8.0f} {secs:8.1f} {size / MiB / secs:8.1f}")
-        for kind in ("big file", "photos"):
-            tus_rate = results[f"tus {kind}"][0] / results[f"tus {kind}"][1]
-            s3_rate = results[f"boto3 {kind}"][0] / results[f"boto3 {kind}"][1]
-            print(f"ratio tus/boto3 ({kind}): {tus_rate / s3_rate:.2f}")
-        print("server worker peak RSS (MiB): " + ", ".join(
-            f"{k} {v / 1024:.0f}" for k, v in sampler.peaks.items() if v and
-            not k.startswith("boto3")))
+        report["statuses"] = statuses
+        print(json.dumps(report))
     finally:
         for proc in reversed(procs):
             if proc.poll() is None:

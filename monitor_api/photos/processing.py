@@ -15,11 +15,18 @@ from typing import Any
 import pillow_heif
 from PIL import Image
 
+from monitor_api.photos.memory import BUDGET, MiB
+
 pillow_heif.register_heif_opener()
 
 MAX_PIXELS = 50_000_000  # beyond this a "photo" is a decompression bomb, not evidence
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 SIZES = {"display": 2048, "thumbnail": 320}
+# A big image is first box-shrunk by a whole factor while at least this many times the display
+# size remains, then resampled with Lanczos (Pillow's `reducing_gap` idea).
+REDUCING_GAP = 1.5
+BAND_ROWS = 256  # rows flattened and shrunk at a time
+RENDER_WORK = 40 * MiB  # the Lanczos passes and JPEG encoders of the derivatives
 HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 PIL_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP",
               "image/heic": "HEIF"}
@@ -90,18 +97,60 @@ def _decode(path: str, mime: str) -> Inspection:
         if width <= 0 or height <= 0 or width * height > MAX_PIXELS:
             return Inspection(False, f"Declared size {width}x{height} exceeds the limit of "
                                      f"{MAX_PIXELS} pixels.", mime_type=mime)
-        exif = read_exif(im)
         if im.format == "JPEG":
             # Decode at 1/2, 1/4 or 1/8 scale when the result still exceeds half the display
             # box: a 12 MP photo decodes to 2000x1500 with a quarter of the memory and CPU.
             half = SIZES["display"] // 2 + 1
             im.draft("RGB", (half, half))
-        im.load()  # decodes every byte: a truncated or corrupt file fails here
-        renditions = make_renditions(im, exif.get("orientation"))
+        factor = _factor(im.size)
+        with BUDGET.hold(decode_cost(im, factor)):
+            im.load()  # decodes every byte: a truncated or corrupt file fails here
+            exif = read_exif(im)  # after load(): a PNG may keep its eXIf chunk after the pixels
+            base = _shrink(im, factor)
+            if base is not im:
+                im.close()  # the full-size pixels go now, before the derivatives are made
+            renditions = make_renditions(base, exif.get("orientation"))
+            del base
     captured = exif.pop("_captured_at", None)
     return Inspection(True, mime_type=mime, width=width, height=height, exif=exif,
                       captured_at=captured, lat=exif.get("lat"), lng=exif.get("lng"),
                       renditions=renditions)
+
+
+def _factor(size: tuple[int, int]) -> int:
+    """The whole factor a decoded image is first shrunk by (box filter, band by band)."""
+    return max(1, int(max(size) / (SIZES["display"] * REDUCING_GAP)))
+
+
+def decode_cost(im: Image.Image, factor: int) -> int:
+    """Bytes decoding and rendering `im` (after any draft) will hold at its peak."""
+    width, height = im.size
+    pixel = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2}.get(im.mode, 4)
+    decoded = width * height * pixel
+    if im.format in ("WEBP", "HEIF"):
+        decoded *= 2  # decoded into a buffer of their own first, then copied
+    shrunk = 0 if factor == 1 and im.mode in ("RGB", "L") else \
+        -(-width // factor) * -(-height // factor) * 4
+    return decoded + shrunk + RENDER_WORK
+
+
+def _shrink(im: Image.Image, factor: int) -> Image.Image:
+    """`im` flattened to RGB or L and shrunk by `factor`, built a band of rows at a time so
+    that no second full-size copy exists; `im` itself when there is nothing to do."""
+    if factor == 1 and im.mode in ("RGB", "L"):
+        return im
+    width, height = im.size
+    band = factor * max(1, BAND_ROWS // factor)
+    out: Image.Image | None = None
+    for top in range(0, height, band):
+        part = _flatten(im.crop((0, top, width, min(height, top + band))))
+        if factor > 1:
+            part = part.reduce(factor)
+        if out is None:
+            out = Image.new(part.mode, (-(-width // factor), -(-height // factor)))
+        out.paste(part, (0, top // factor))
+    assert out is not None
+    return out
 
 
 def make_renditions(im: Image.Image, orientation: int | None = None) -> dict[str, Rendition]:

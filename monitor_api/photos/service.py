@@ -39,6 +39,11 @@ def finish_upload(session: Session, store: BlobStore, settings: Settings, upload
         for chunk in ([data] if data is not None else store.iter_bytes(str(key))):
             hasher.update(chunk)
         digest = hasher.hexdigest()
+    filed = None
+    if digest == upload.declared_sha256 and not _blob_known(session, digest):
+        # Decode before the session writes anything: no transaction is open while the photo
+        # waits for the decode budget and decodes.
+        filed = file_blob(store, settings, digest, key=key, data=data)
     upload.actual_sha256, upload.state, upload.completed_at = digest, "complete", utcnow()
     if digest != upload.declared_sha256:
         upload.quarantine_key = f"quarantine/uploads/{upload.id}"
@@ -50,9 +55,9 @@ def finish_upload(session: Session, store: BlobStore, settings: Settings, upload
                                             "quarantine_key": upload.quarantine_key})
     else:
         blob = session.get(Blob, digest)
-        if blob is None:
-            blob, _ = store_blob(session, store, settings, digest, upload.length,
-                                 key=key, data=data)
+        if filed is not None or blob is None:
+            filed = filed or file_blob(store, settings, digest, key=key, data=data)
+            blob = record_blob(session, filed, digest, upload.length)
         elif key is not None:
             store.delete(key)  # identical bytes are already filed
         # This upload carried its own bytes: never say whether they were stored before (that
@@ -62,6 +67,12 @@ def finish_upload(session: Session, store: BlobStore, settings: Settings, upload
     upload.staging = {}
     session.flush()
     refresh_photo_status(session, upload.photo_id)
+
+
+def _blob_known(session: Session, digest: str) -> bool:
+    """Whether these bytes are filed already, read on a short session of its own."""
+    with Session(session.get_bind()) as probe:
+        return probe.get(Blob, digest) is not None
 
 
 def _file(store: BlobStore, dest: str, *, key: str | None, data: bytes | None,
@@ -99,9 +110,21 @@ def _record_outcome(session: Session, upload: Upload, blob: Blob, *, reused: boo
                                                  "height": der.height, "reused": reused})
 
 
-def store_blob(session: Session, store: BlobStore, settings: Settings, digest: str,
-               size: int, *, key: str | None = None,
-               data: bytes | None = None) -> tuple[Blob, bool]:
+@dataclass
+class Filed:
+    """Verified bytes filed in the store, and what inspecting them found."""
+
+    insp: Inspection
+    key: str
+    lock_until: datetime | None
+
+
+def _derivative_key(digest: str, kind: str) -> str:
+    return f"derivatives/{digest[:2]}/{digest}/{kind}.jpg"
+
+
+def file_blob(store: BlobStore, settings: Settings, digest: str, *, key: str | None = None,
+              data: bytes | None = None) -> Filed:
     """Inspect verified bytes; file them as an original (write once) or in quarantine."""
     head = data[:32] if data is not None else store.read_range(str(key), 0, 32)
     if sniff(head) is None:
@@ -122,20 +145,25 @@ def store_blob(session: Session, store: BlobStore, settings: Settings, digest: s
     else:
         dest = f"quarantine/{digest[:2]}/{digest}"
     _file(store, dest, key=key, data=data, lock_until=lock_until)
-    values = _blob_values(insp, digest, size, dest)
-    values["retained_until"] = lock_until
-    inserted = session.execute(insert(Blob).values(**values)
-                               .on_conflict_do_nothing().returning(Blob.sha256)).scalar()
     for kind, rendition in insp.renditions.items():
-        dkey = f"derivatives/{digest[:2]}/{digest}/{kind}.jpg"
-        store.put_bytes(dkey, rendition.data, content_type=rendition.mime_type)
+        store.put_bytes(_derivative_key(digest, kind), rendition.data,
+                        content_type=rendition.mime_type)
+    return Filed(insp, dest, lock_until)
+
+
+def record_blob(session: Session, filed: Filed, digest: str, size: int) -> Blob:
+    """The `blobs` and `derivatives` rows for bytes `file_blob` filed (kept if present)."""
+    values = _blob_values(filed.insp, digest, size, filed.key)
+    values["retained_until"] = filed.lock_until
+    session.execute(insert(Blob).values(**values).on_conflict_do_nothing())
+    for kind, rendition in filed.insp.renditions.items():
         session.execute(insert(Derivative).values(
-            sha256=digest, kind=kind, storage_key=dkey, mime_type=rendition.mime_type,
-            width=rendition.width, height=rendition.height, byte_size=len(rendition.data))
-            .on_conflict_do_nothing())
+            sha256=digest, kind=kind, storage_key=_derivative_key(digest, kind),
+            mime_type=rendition.mime_type, width=rendition.width, height=rendition.height,
+            byte_size=len(rendition.data)).on_conflict_do_nothing())
     blob = session.get(Blob, digest)
     assert blob is not None
-    return blob, inserted is not None
+    return blob
 
 
 def _blob_values(insp: Inspection, digest: str, size: int, key: str) -> dict[str, Any]:

@@ -7,15 +7,19 @@ from monitor_api.storage.base import (
     PART_SIZE,
     BlobStore,
     BodyEnded,
+    StagedItem,
     StagingInterrupted,
+    StagingLost,
     StagingState,
+    TrackMultipart,
     original_key,
 )
 from monitor_api.storage.local import LocalBlobStore
 from monitor_api.storage.s3 import S3BlobStore
 
-__all__ = ["PART_SIZE", "BlobStore", "BodyEnded", "LocalBlobStore", "S3BlobStore",
-           "StagingInterrupted", "StagingState", "make_blob_store", "original_key"]
+__all__ = ["PART_SIZE", "BlobStore", "BodyEnded", "LocalBlobStore", "S3BlobStore", "StagedItem",
+           "StagingInterrupted", "StagingLost", "StagingState", "TrackMultipart",
+           "make_blob_store", "original_key"]
 
 
 def make_blob_store(settings: Settings) -> BlobStore:

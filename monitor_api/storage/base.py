@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol
@@ -44,6 +44,21 @@ class StagingState:
                    tail_size=int(data.get("tail_size", 0)))
 
 
+@dataclass(frozen=True)
+class StagedItem:
+    """One thing a store holds under `staging/`: an object or an S3 multipart upload."""
+
+    upload_id: str                      # the name under staging/ (an upload id, if ours)
+    key: str                            # the object key, or the multipart upload's key
+    modified: datetime                  # last write (objects) or initiation (multipart)
+    multipart_id: str | None = None     # set for a multipart upload
+
+
+# Called with a new S3 multipart upload id before its first part is sent: it must persist
+# the id (committed) so the parts can always be found and aborted.
+TrackMultipart = Callable[[str], None]
+
+
 class BodyEnded(Exception):
     """Raised by a chunk iterator when the client's body stops before its declared length."""
 
@@ -54,6 +69,10 @@ class StagingInterrupted(Exception):
     def __init__(self, state: StagingState) -> None:
         super().__init__("request body ended early")
         self.state = state
+
+
+class StagingLost(Exception):
+    """The staged bytes are gone from the store (e.g. a lifecycle rule aborted the parts)."""
 
 
 class BlobStore(Protocol):
@@ -99,11 +118,22 @@ class BlobStore(Protocol):
         """A short-lived URL for GET, or None when the store streams through the API."""
 
     def stage_append(self, upload_id: str, state: StagingState,
-                     chunks: Iterable[bytes], *, final_size: int) -> StagingState:
+                     chunks: Iterable[bytes], *, final_size: int,
+                     track: TrackMultipart | None = None) -> StagingState:
         """Append `chunks` to the staged upload; raise StagingInterrupted on an early end."""
+
+    def stage_rollback(self, upload_id: str, kept: StagingState,
+                       attempt: StagingState) -> None:
+        """Drop what a failed attempt staged beyond the state `kept` in the database."""
 
     def stage_finish(self, upload_id: str, state: StagingState) -> str:
         """Assemble the staged bytes into one object; return its key."""
 
     def stage_abort(self, upload_id: str, state: StagingState) -> None:
         """Forget every staged byte of the upload."""
+
+    def list_staged(self, older_than: datetime) -> Iterator[StagedItem]:
+        """Everything under `staging/` last written before `older_than`."""
+
+    def discard_staged(self, item: StagedItem) -> None:
+        """Delete one staged object or abort one multipart upload."""

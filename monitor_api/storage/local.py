@@ -5,11 +5,18 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from monitor_api.storage.base import READ_CHUNK, BodyEnded, StagingInterrupted, StagingState
+from monitor_api.storage.base import (
+    READ_CHUNK,
+    BodyEnded,
+    StagedItem,
+    StagingInterrupted,
+    StagingState,
+    TrackMultipart,
+)
 
 
 class LocalBlobStore:
@@ -96,7 +103,8 @@ class LocalBlobStore:
         return self._path(f"staging/{upload_id}/data")
 
     def stage_append(self, upload_id: str, state: StagingState,
-                     chunks: Iterable[bytes], *, final_size: int) -> StagingState:
+                     chunks: Iterable[bytes], *, final_size: int,
+                     track: TrackMultipart | None = None) -> StagingState:
         path = self._staging(upload_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         written = 0
@@ -115,6 +123,13 @@ class LocalBlobStore:
             os.fsync(fh.fileno())
         return StagingState(size=state.size + written)
 
+    def stage_rollback(self, upload_id: str, kept: StagingState,
+                       attempt: StagingState) -> None:
+        path = self._staging(upload_id)
+        if path.is_file() and path.stat().st_size > kept.size:
+            with open(path, "r+b") as fh:
+                fh.truncate(kept.size)
+
     def stage_finish(self, upload_id: str, state: StagingState) -> str:
         path = self._staging(upload_id)
         if not path.exists():
@@ -126,3 +141,20 @@ class LocalBlobStore:
 
     def stage_abort(self, upload_id: str, state: StagingState) -> None:
         self.delete_prefix(f"staging/{upload_id}")
+
+    def list_staged(self, older_than: datetime) -> Iterator[StagedItem]:
+        staging = self.root / "staging"
+        if not staging.is_dir():
+            return
+        for entry in staging.iterdir():
+            try:
+                paths = [entry, *entry.rglob("*")] if entry.is_dir() else [entry]
+                newest = max(p.stat().st_mtime for p in paths)
+            except OSError:  # removed meanwhile
+                continue
+            modified = datetime.fromtimestamp(newest, UTC)
+            if modified < older_than:
+                yield StagedItem(entry.name, f"staging/{entry.name}", modified)
+
+    def discard_staged(self, item: StagedItem) -> None:
+        self.delete_prefix(item.key)

@@ -17,9 +17,18 @@ from monitor_api.storage.base import (
     PART_SIZE,
     READ_CHUNK,
     BodyEnded,
+    StagedItem,
     StagingInterrupted,
+    StagingLost,
     StagingState,
+    TrackMultipart,
 )
+
+STAGING = "staging/"
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class S3BlobStore:
@@ -131,8 +140,11 @@ class S3BlobStore:
         return f"staging/{upload_id}/assembled"
 
     def stage_append(self, upload_id: str, state: StagingState,
-                     chunks: Iterable[bytes], *, final_size: int) -> StagingState:
+                     chunks: Iterable[bytes], *, final_size: int,
+                     track: TrackMultipart | None = None) -> StagingState:
         buf = bytearray()
+        if state.multipart_id is not None:
+            self._check_multipart(upload_id, state.multipart_id)
         if state.tail_key:
             buf += self.client.get_object(Bucket=self.bucket, Key=state.tail_key)["Body"].read()
         new = StagingState(size=state.size, multipart_id=state.multipart_id,
@@ -147,6 +159,7 @@ class S3BlobStore:
                     new.size += len(chunk)
                     while len(buf) >= PART_SIZE:
                         self._settle(new, pending)
+                        self._begin_multipart(upload_id, new, track)
                         pending.append(self._submit_part(pool, upload_id, new, buf))
             except BodyEnded:
                 self._settle(new, pending)
@@ -162,12 +175,37 @@ class S3BlobStore:
             self._keep_tail(upload_id, new, buf)
         return new
 
+    def _check_multipart(self, upload_id: str, multipart_id: str) -> None:
+        """Raise StagingLost when the recorded multipart upload is gone (a lifecycle rule)."""
+        try:
+            self.client.list_parts(Bucket=self.bucket, Key=self._assembled(upload_id),
+                                   UploadId=multipart_id, MaxParts=1)
+        except ClientError as exc:
+            if _code(exc) == "NoSuchUpload":
+                raise StagingLost(f"multipart upload {multipart_id} is gone") from exc
+            raise
+
+    def _begin_multipart(self, upload_id: str, state: StagingState,
+                         track: TrackMultipart | None) -> None:
+        """Start the multipart upload and have its id recorded before any part is sent."""
+        if state.multipart_id is not None:
+            return
+        key = self._assembled(upload_id)
+        mp_id = str(self.client.create_multipart_upload(Bucket=self.bucket, Key=key,
+                                                        **self._sse())["UploadId"])
+        try:
+            if track is not None:
+                track(mp_id)
+        except BaseException:
+            with contextlib.suppress(ClientError):  # nobody could find it again: abort now
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=mp_id)
+            raise
+        state.multipart_id = mp_id
+
     def _submit_part(self, pool: ThreadPoolExecutor | None, upload_id: str,
                      state: StagingState, buf: bytearray) -> Future[dict[str, Any]]:
         key = self._assembled(upload_id)
-        if state.multipart_id is None:
-            state.multipart_id = self.client.create_multipart_upload(
-                Bucket=self.bucket, Key=key, **self._sse())["UploadId"]
+        assert state.multipart_id is not None
         data = bytes(buf[:PART_SIZE])
         del buf[:PART_SIZE]
         # Numbers follow the parts already recorded plus those in flight; a failed attempt's
@@ -183,14 +221,22 @@ class S3BlobStore:
 
         if pool is None:
             done: Future[dict[str, Any]] = Future()
-            done.set_result(send())
+            try:
+                done.set_result(send())
+            except ClientError as exc:
+                done.set_exception(exc)
             return done
         return pool.submit(send)
 
     @staticmethod
     def _settle(state: StagingState, pending: list[Future[dict[str, Any]]]) -> None:
         while pending:
-            state.parts.append(pending.pop(0).result())
+            try:
+                state.parts.append(pending.pop(0).result())
+            except ClientError as exc:
+                if _code(exc) == "NoSuchUpload":
+                    raise StagingLost(f"multipart upload {state.multipart_id} is gone") from exc
+                raise
             state.in_flight -= 1
 
     def _keep_tail(self, upload_id: str, state: StagingState, buf: bytearray) -> None:
@@ -202,13 +248,25 @@ class S3BlobStore:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(buf), **self._sse())
         state.tail_key, state.tail_size = key, len(buf)
 
+    def stage_rollback(self, upload_id: str, kept: StagingState,
+                       attempt: StagingState) -> None:
+        # The attempt's parts stay in the recorded multipart upload (overwritten by the next
+        # attempt, dropped on completion or abort); its fresh tail object is nobody's.
+        if attempt.tail_key and attempt.tail_key != kept.tail_key:
+            self.delete(attempt.tail_key)
+
     def stage_finish(self, upload_id: str, state: StagingState) -> str:
         if state.multipart_id is not None:
-            self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=self._assembled(upload_id),
-                UploadId=state.multipart_id,
-                MultipartUpload={"Parts": [{"PartNumber": p["n"], "ETag": p["etag"]}
-                                           for p in state.parts]})
+            try:
+                self.client.complete_multipart_upload(
+                    Bucket=self.bucket, Key=self._assembled(upload_id),
+                    UploadId=state.multipart_id,
+                    MultipartUpload={"Parts": [{"PartNumber": p["n"], "ETag": p["etag"]}
+                                               for p in state.parts]})
+            except ClientError as exc:
+                if _code(exc) == "NoSuchUpload":
+                    raise StagingLost(f"multipart upload {state.multipart_id} is gone") from exc
+                raise
             return self._assembled(upload_id)
         if state.tail_key:
             return state.tail_key
@@ -222,4 +280,33 @@ class S3BlobStore:
                 self.client.abort_multipart_upload(Bucket=self.bucket,
                                                    Key=self._assembled(upload_id),
                                                    UploadId=state.multipart_id)
-        self.delete_prefix(f"staging/{upload_id}/")
+        self.delete_prefix(f"{STAGING}{upload_id}/")
+
+    def list_staged(self, older_than: datetime) -> Iterator[StagedItem]:
+        uploads = self.client.get_paginator("list_multipart_uploads")
+        for page in uploads.paginate(Bucket=self.bucket, Prefix=STAGING):
+            for mp in page.get("Uploads", []):
+                if mp["Initiated"] < older_than:
+                    yield StagedItem(_owner(mp["Key"]), mp["Key"], mp["Initiated"],
+                                     mp["UploadId"])
+        objects = self.client.get_paginator("list_objects_v2")
+        for page in objects.paginate(Bucket=self.bucket, Prefix=STAGING):
+            for obj in page.get("Contents", []):
+                if obj["LastModified"] < older_than:
+                    yield StagedItem(_owner(obj["Key"]), obj["Key"], obj["LastModified"])
+
+    def discard_staged(self, item: StagedItem) -> None:
+        if item.multipart_id is None:
+            self.delete(item.key)
+            return
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=item.key,
+                                               UploadId=item.multipart_id)
+        except ClientError as exc:
+            if _code(exc) != "NoSuchUpload":
+                raise
+
+
+def _owner(key: str) -> str:
+    """The upload id a staging key belongs to (`staging/<id>/...`)."""
+    return key[len(STAGING):].split("/", 1)[0]

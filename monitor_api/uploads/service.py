@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import re
 import threading
@@ -17,10 +18,11 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from monitor_api import scope
@@ -39,7 +41,13 @@ from monitor_api.errors import (
 from monitor_api.photos import custody
 from monitor_api.photos import service as photos
 from monitor_api.photos.models import Photo
-from monitor_api.storage import BlobStore, StagingInterrupted, StagingState
+from monitor_api.storage import (
+    BlobStore,
+    StagingInterrupted,
+    StagingLost,
+    StagingState,
+    TrackMultipart,
+)
 from monitor_api.uploads.models import Blob, Upload
 
 TUS_VERSION = "1.0.0"
@@ -145,7 +153,8 @@ def get_visible(session: Session, principal: Principal, upload_id: uuid.UUID) ->
     return upload
 
 
-def _lock_key(upload_id: uuid.UUID) -> int:
+def lock_key(upload_id: uuid.UUID) -> int:
+    """The advisory lock a request holds while it writes the upload's staged bytes."""
     return int.from_bytes(upload_id.bytes[:8], "big", signed=True)
 
 
@@ -167,27 +176,47 @@ def append(session: Session, principal: Principal, engine: Engine, store: BlobSt
     # arrive over a slow link (it would hold back every client's sync cursor).
     session.commit()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as lock_conn:
-        key = _lock_key(upload_id)
+        key = lock_key(upload_id)
         if not lock_conn.scalar(text("select pg_try_advisory_lock(:k)"), {"k": key}):
             raise Conflict("Another request is writing this upload; HEAD it and retry.")
         try:
-            upload = _append_locked(session, store, settings, upload_id, offset, expected,
-                                    open_body)
+            upload, superseded = _append_locked(
+                session, store, settings, upload_id, offset, expected, open_body,
+                track=lambda mp_id: _track_multipart(lock_conn, upload_id, mp_id))
             session.commit()
         finally:
             lock_conn.execute(text("select pg_advisory_unlock(:k)"), {"k": key})
+    if superseded:
+        with contextlib.suppress(Exception):  # the upload's end deletes it anyway
+            store.delete(superseded)
     return upload
+
+
+def _track_multipart(conn: Connection, upload_id: uuid.UUID, multipart_id: str) -> None:
+    """Record a new multipart upload id at once (autocommit), before any part is sent."""
+    done = conn.execute(text(
+        "update uploads set staging = jsonb_set(staging, '{multipart_id}', to_jsonb("
+        "cast(:mp as text))) where id = :id and state = 'open'"),
+        {"mp": multipart_id, "id": upload_id}).rowcount
+    if not done:
+        raise ApiError("This upload expired or was terminated; create a new one.", status=410)
 
 
 def _append_locked(session: Session, store: BlobStore, settings: Settings,
                    upload_id: uuid.UUID, offset: int, expected: bytes | None,
-                   open_body: Callable[[int], Iterator[bytes]]) -> Upload:
+                   open_body: Callable[[int], Iterator[bytes]],
+                   track: TrackMultipart) -> tuple[Upload, str | None]:
     upload = session.scalar(select(Upload).where(Upload.id == upload_id)
                             .execution_options(populate_existing=True))
     assert upload is not None
     _check_offset(upload, offset)
     if upload.state == "complete":
-        return upload
+        return upload, None
+    if upload.state != "open":  # terminated or expired while this request waited
+        raise ApiError("This upload expired or was terminated; create a new one.", status=410)
+    # End the read transaction: none may stay open while the body streams in or the photo is
+    # decoded (idle_in_transaction_session_timeout, and the sync horizon).
+    session.commit()
     hasher = _hasher_at(upload.id, offset)
     chunk_hash = hashlib.sha256() if expected is not None else None
 
@@ -199,15 +228,20 @@ def _append_locked(session: Session, store: BlobStore, settings: Settings,
                 chunk_hash.update(chunk)
             yield chunk
 
-    state = StagingState.from_json(upload.staging)
+    kept = StagingState.from_json(upload.staging)
     interrupted = False
     try:
-        state = store.stage_append(str(upload.id), state, chunks(), final_size=upload.length)
+        state = store.stage_append(str(upload.id), kept, chunks(), final_size=upload.length,
+                                   track=track)
     except StagingInterrupted as exc:
-        if expected is not None:  # a partial chunk cannot match its checksum: drop it
-            raise ApiError("The body ended before its declared length.", status=400) from None
         state, interrupted = exc.state, True
+        if expected is not None:  # a partial chunk cannot match its checksum: drop it
+            store.stage_rollback(str(upload.id), kept, state)
+            raise ApiError("The body ended before its declared length.", status=400) from None
+    except StagingLost:
+        _lose(session, store, upload)
     if chunk_hash is not None and chunk_hash.digest() != expected:
+        store.stage_rollback(str(upload.id), kept, state)
         raise ApiError("Upload-Checksum does not match the bytes of this request; they were "
                        "discarded.", status=460, headers={"Upload-Offset": str(offset)})
     upload.offset, upload.staging = state.size, state.to_json()
@@ -215,10 +249,29 @@ def _append_locked(session: Session, store: BlobStore, settings: Settings,
     _remember(upload.id, state.size, hasher)
     if upload.offset == upload.length and not interrupted:
         digest = hasher.hexdigest() if hasher is not None else None
-        photos.finish_upload(session, store, settings, upload, digest, state)
-        _forget(upload.id)
+        try:
+            photos.finish_upload(session, store, settings, upload, digest, state)
+        except StagingLost:
+            _lose(session, store, upload)
+        forget_hash(upload.id)
     session.flush()
-    return upload
+    superseded = kept.tail_key if kept.tail_key not in (None, state.tail_key) else None
+    return upload, superseded
+
+
+def _lose(session: Session, store: BlobStore, upload: Upload) -> NoReturn:
+    """The store lost the staged parts (a lifecycle rule): expire the upload, answer 410."""
+    session.rollback()
+    upload = session.get_one(Upload, upload.id, populate_existing=True)
+    store.stage_abort(str(upload.id), StagingState.from_json(upload.staging))
+    upload.state, upload.staging = "expired", {}
+    forget_hash(upload.id)
+    audit.record(session, "upload.expire", target_type="upload", target_id=upload.id,
+                 details={"photo_id": str(upload.photo_id), "offset": upload.offset,
+                          "reason": "staged parts lost by the store"})
+    session.commit()
+    raise ApiError("The staged bytes of this upload expired in storage; create a new upload.",
+                   status=410)
 
 
 def _check_offset(upload: Upload, offset: int) -> None:
@@ -264,7 +317,8 @@ def _remember(upload_id: uuid.UUID, offset: int, hasher: Any) -> None:
             _HASHERS.popitem(last=False)
 
 
-def _forget(upload_id: uuid.UUID) -> None:
+def forget_hash(upload_id: uuid.UUID) -> None:
+    """Drop this process's whole-file hash state of a finished or abandoned upload."""
     with _HASHERS_LOCK:
         _HASHERS.pop(upload_id, None)
 
@@ -275,25 +329,20 @@ def terminate(session: Session, principal: Principal, store: BlobStore,
     upload = get_visible(session, principal, upload_id)
     if upload.state == "complete":
         raise Conflict("A complete upload is evidence and cannot be terminated.")
+    # Wait for a PATCH still writing it (a client aborts its request, then DELETEs): its
+    # bytes are recorded by then and freed below, instead of landing after the abort.
+    session.execute(text("set local lock_timeout = '10s'"))
+    try:
+        session.execute(select(func.pg_advisory_xact_lock(lock_key(upload_id))))
+    except OperationalError:
+        raise Conflict("Another request is writing this upload; retry the DELETE.") from None
+    session.refresh(upload)
+    if upload.state == "complete":
+        raise Conflict("A complete upload is evidence and cannot be terminated.")
+    if upload.state != "open":
+        return  # terminated or expired meanwhile: its bytes are freed already
     store.stage_abort(str(upload.id), StagingState.from_json(upload.staging))
     upload.state, upload.staging = "terminated", {}
-    _forget(upload.id)
+    forget_hash(upload.id)
     audit.record(session, "upload.terminate", target_type="upload", target_id=upload.id,
                  details={"photo_id": str(upload.photo_id), "offset": upload.offset})
-
-
-def clean_expired(session: Session, store: BlobStore, *, limit: int = 1000) -> int:
-    """Expire open uploads past their expiry and delete their staged bytes."""
-    rows = session.scalars(select(Upload).where(Upload.state == "open",
-                                                Upload.expires_at <= utcnow())
-                           .order_by(Upload.expires_at).limit(limit)
-                           .with_for_update(skip_locked=True))
-    count = 0
-    for upload in rows:
-        store.stage_abort(str(upload.id), StagingState.from_json(upload.staging))
-        upload.state, upload.staging = "expired", {}
-        audit.record(session, "upload.expire", target_type="upload", target_id=upload.id,
-                     details={"photo_id": str(upload.photo_id), "offset": upload.offset})
-        count += 1
-    session.flush()
-    return count

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.sync.conftest import World, visit_raw
+from tests.sync.conftest import World, finding_raw, visit_raw
 
 DEEP = "[" * 5000 + "]" * 5000
 
@@ -37,3 +37,13 @@ def test_a_deep_value_inside_one_record_is_never_a_server_error(world: World) ->
     assert resp.status_code < 500, resp.text
     json.loads(resp.content)  # answered as JSON (UTF-8 or escaped), whatever the engine decided
 
+
+
+def test_a_deep_json_text_column_is_never_a_server_error(world: World) -> None:
+    mon = world.user()
+    team = world.team(mon)
+    token = world.device(mon)
+    visit = world.visit(team, world.facility())
+    record = finding_raw(visit, standard_refs=DEEP)  # JSON text: the engine parses it
+    resp = world.push(token, {"findings": {"created": [record]}}, world.cursor(token))
+    assert resp.status_code < 500, resp.text

@@ -9,10 +9,11 @@ import secrets
 from typing import Any
 
 from flask import Flask, Response, g, request
+from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from monitor_api import db, errors
+from monitor_api import db, errors, inputs, jsonsafe
 from monitor_api import logging as json_logging
 from monitor_api.audit import service as audit
 from monitor_api.config import Settings
@@ -20,8 +21,18 @@ from schemas.common import ProblemSchema
 
 log = logging.getLogger("monitor_api.request")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
-# Bodies these paths take are not JSON; they check their own content types and sizes.
-RAW_BODY_PREFIXES = ("/api/v1/uploads", "/api/v1/sync")
+
+
+class JsonProvider(DefaultJSONProvider):
+    """UTF-8 JSON responses: Cyrillic names and notes are a third of their \\uXXXX-escaped
+    size, which matters over weak mobile links; a lone surrogate is sent escaped, never a 500."""
+
+    ensure_ascii = False
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        obj = self._prepare_response_obj(args, kwargs)
+        return self._app.response_class(jsonsafe.dumps_bytes(
+            obj, default=self.default, sort_keys=self.sort_keys), mimetype=self.mimetype)
 
 
 class ProblemApi(Api):
@@ -46,6 +57,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     json_logging.configure(settings.log_level)
     app = Flask(__name__)
+    app.json = JsonProvider(app)
     app.config.update(
         SETTINGS=settings,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
@@ -60,15 +72,12 @@ def create_app(settings: Settings | None = None) -> Flask:
                 "bearerAuth": {"type": "http", "scheme": "bearer"}}},
         },
     )
-    # UTF-8 on the wire: Cyrillic names and notes are a third of their \uXXXX-escaped size,
-    # which matters over weak mobile links.
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     db.init_app(app, settings.database_url)
     _init_blob_store(app, settings)
     api = ProblemApi(app)
     _register_blueprints(app, api)
     errors.init_app(app)  # after Api(): our handlers replace flask-smorest's
-    _request_hooks(app)
+    _request_hooks(app, inputs.init_app(app, api))
     if settings.trusted_proxies:
         # Behind N reverse proxies, take the client address (throttling, audit) from
         # X-Forwarded-For; never trust the header without a configured proxy.
@@ -119,7 +128,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     api.register_blueprint(sync_review_blp)
 
 
-def _request_hooks(app: Flask) -> None:
+def _request_hooks(app: Flask, contract: inputs.QueryContract) -> None:
     import time
 
     from monitor_api.auth import auth_check_for
@@ -134,8 +143,8 @@ def _request_hooks(app: Flask) -> None:
         check = auth_check_for(app.view_functions.get(request.endpoint or ""), request.method)
         if check is not None:
             check()
-        if request.method in ("POST", "PUT", "PATCH") and not request.path.startswith(
-                RAW_BODY_PREFIXES):
+        if request.method in ("POST", "PUT", "PATCH") and not inputs.reads_own_body(
+                request.path):
             has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
                 "Transfer-Encoding", "")
             if has_body and not (request.mimetype == "application/json"
@@ -143,7 +152,11 @@ def _request_hooks(app: Flask) -> None:
                 return errors.problem_response(
                     415, detail="Send the body as application/json.")
             if has_body and request.content_length is None:
-                return _buffer_chunked_body()
+                too_large = _buffer_chunked_body()
+                if too_large is not None:
+                    return too_large
+        contract.check()  # undocumented query parameters → 422
+        inputs.check_json_body()  # too deep → 400; lone surrogates, NUL → 422
         return None
 
     def _buffer_chunked_body() -> Response | None:
@@ -163,6 +176,9 @@ def _request_hooks(app: Flask) -> None:
 
     @app.after_request
     def _finish(response: Response) -> Response:
+        if response.status_code == 204 or (request.method == "OPTIONS"
+                                           and not response.get_data()):
+            response.headers.pop("Content-Type", None)  # no body: no (text/html) type either
         session = g.get("db_session")
         if session is not None:
             if response.status_code < 400:

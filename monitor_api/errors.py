@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, g, json, request
+from flask import Flask, Response, current_app, g, has_app_context, request
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from monitor_api import jsonsafe
 from monitor_api.db import is_transient
 
 log = logging.getLogger(__name__)
@@ -17,6 +18,8 @@ PROBLEM_MIME = "application/problem+json"
 # slug -> (title, description); the description is served at /problems/<slug>.
 PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "bad-request": ("Bad request", "The request could not be understood (e.g. malformed JSON)."),
+    "too-deep": ("JSON nested too deeply", "A JSON value is nested deeper than the documented "
+                 f"limit ({jsonsafe.MAX_DEPTH} levels of arrays and objects)."),
     "unauthorized": ("Unauthorized", "No valid bearer token was presented."),
     "token-expired": ("Token expired", "The session passed its idle timeout or absolute lifetime."),
     "device-revoked": ("Device revoked", "This device was revoked; register the phone again."),
@@ -35,8 +38,10 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "upgrade-required": ("Schema version unsupported", "Upgrade the app to a supported schema."),
     "checksum-mismatch": ("Checksum mismatch", "The chunk's checksum does not match its bytes."),
     "gone": ("Gone", "The resource existed but has expired or been terminated."),
-    "service-unavailable": ("Service unavailable", "A transient overload or lost race in the "
-                            "database; nothing was applied. Retry after Retry-After seconds."),
+    "service-unavailable": ("Service unavailable", "The API is starting, restarting or "
+                            "overloaded, or the database was busy with concurrent changes to "
+                            "the same records; nothing was applied. Retry after Retry-After "
+                            "seconds."),
     "internal-error": ("Internal server error", "An unexpected error; the request id is logged."),
 }
 STATUS_SLUG = {
@@ -123,6 +128,14 @@ class ValidationFailed(ApiError):
     status, slug = 422, "validation-error"
 
 
+class TooDeep(ApiError):
+    status, slug = 400, "too-deep"
+
+    def __init__(self, what: str = "The JSON") -> None:
+        super().__init__(f"{what} nests arrays or objects deeper than {jsonsafe.MAX_DEPTH} "
+                         "levels, the limit.", extra={"limit": jsonsafe.MAX_DEPTH})
+
+
 class TooManyRequests(ApiError):
     status, slug = 429, "too-many-requests"
 
@@ -155,7 +168,11 @@ def problem_response(
     rid = g.get("request_id") if g else None
     if rid:
         body["request_id"] = rid
-    resp = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIME)
+    # Field names echo what the client sent: a lone surrogate there must not make the answer
+    # itself unencodable (dumps_bytes escapes it).
+    default = current_app.json.default if has_app_context() else str  # type: ignore[attr-defined]
+    resp = Response(jsonsafe.dumps_bytes(body, default=default, sort_keys=True), status=status,
+                    mimetype=PROBLEM_MIME)
     for key, value in (headers or {}).items():
         resp.headers[key] = value
     return resp
@@ -240,6 +257,14 @@ def init_app(app: Flask) -> None:
         log.exception("database error", extra={"request_id": g.get("request_id")})
         return problem_response(500, "internal-error")
 
+    @app.errorhandler(RecursionError)
+    def _too_deep(exc: RecursionError) -> Response:
+        # Request bodies are depth-checked (monitor_api.inputs, jsonsafe); this is the net
+        # under any other parse of client JSON (e.g. a JSON query parameter).
+        log.warning("recursion error", exc_info=exc, extra={"request_id": g.get("request_id")})
+        err = TooDeep("The request")
+        return problem_response(err.status, err.slug, err.detail, extra=err.extra)
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error", extra={"request_id": g.get("request_id")})
@@ -251,5 +276,6 @@ def init_app(app: Flask) -> None:
         if slug not in PROBLEM_TYPES:
             return problem_response(404)
         title, description = PROBLEM_TYPES[slug]
-        return Response(json.dumps({"type": f"/problems/{slug}", "title": title,
-                                    "description": description}), mimetype="application/json")
+        return Response(jsonsafe.dumps_bytes({"type": f"/problems/{slug}", "title": title,
+                                              "description": description}),
+                        mimetype="application/json")

@@ -1,11 +1,30 @@
-"""gunicorn settings, from the environment."""
+"""gunicorn settings, from the environment, for one of the two pools behind nginx.
+
+MONITOR_POOL=api (default) serves everything but uploads; MONITOR_POOL=uploads serves the tus
+endpoints, whose bodies stream in as slowly as a phone sends them (README "Serving").
+"""
 
 import os
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+POOL = os.environ.get("MONITOR_POOL", "api")
+if POOL not in ("api", "uploads"):
+    raise SystemExit(f"MONITOR_POOL must be api or uploads, got {POOL!r}")
+
+# GUNICORN_BIND: where nginx reaches this pool (make run: a unix socket); HOST:PORT otherwise.
+bind = os.environ.get("GUNICORN_BIND") or (
+    f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}")
+if POOL == "uploads":
+    # An upload holds a thread and two database connections while its body streams: six
+    # threads stay inside SQLAlchemy's default pool of 5 + 10 connections per process.
+    workers = int(os.environ.get("UPLOAD_WORKERS", "1"))
+    threads = int(os.environ.get("UPLOAD_THREADS", "6"))
+else:
+    workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+    threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):  # make run: one per pool, beside its socket
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 worker_class = "gthread"
+proc_name = f"monitor-api-{POOL}"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = 30
 keepalive = 5

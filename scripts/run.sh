@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: install, provision PostGIS when DATABASE_URL is unset, migrate, seed once, serve.
+# `make run`: install, provision PostGIS when DATABASE_URL is unset, migrate, seed once, serve
+# (nginx on HOST:PORT in front of the gunicorn pools: scripts/serve.sh, README "Serving").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -17,4 +18,4 @@ echo "monitor-api: serving on http://${HOST:-127.0.0.1}:${PORT:-8000}"
 echo "  API docs:     http://${HOST:-127.0.0.1}:${PORT:-8000}/api/docs"
 echo "  OpenAPI:      http://${HOST:-127.0.0.1}:${PORT:-8000}/api/openapi.json"
 echo "  readiness:    http://${HOST:-127.0.0.1}:${PORT:-8000}/readyz"
-exec .venv/bin/gunicorn -c python:monitor_api.gunicorn_conf 'monitor_api.app:create_app()'
+exec bash scripts/serve.sh

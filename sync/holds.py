@@ -11,7 +11,6 @@ nothing).
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -41,6 +40,13 @@ def settle(session: Session, actor: Actor, root: SyncTable, lost: dict[Any, int]
     if actor.device_id is None or hold_seconds <= 0:
         out.release = {r: start for r in lost}
         return out
+    rows = session.execute(sa.select(
+        holds.c.root_id, as_int(holds.c.from_xid).label("from_xid"),
+        as_int(holds.c.lost_xid).label("lost_xid"), as_int(holds.c.released_hi).label("sent"),
+        (holds.c.held_at < sa.func.now() - timedelta(seconds=hold_seconds)).label("expired"))
+        .where(holds.c.device_id == actor.device_id)).all()
+    if not lost and not rows:
+        return out  # the common case: one query
     pushed = session.scalar(sa.select(as_int(devices.c.last_push_xid)).where(
         devices.c.device_id == actor.device_id))
     new = {r: x for r, x in lost.items() if pushed is None or pushed <= x}
@@ -54,11 +60,6 @@ def settle(session: Session, actor: Actor, root: SyncTable, lost: dict[Any, int]
             set_={"lost_xid": stmt.excluded.lost_xid, "released_hi": None,
                   "held_at": sa.func.now()}))
         out.held |= set(new)
-    rows = session.execute(sa.select(
-        holds.c.root_id, as_int(holds.c.from_xid).label("from_xid"),
-        as_int(holds.c.lost_xid).label("lost_xid"), as_int(holds.c.released_hi).label("sent"),
-        (holds.c.held_at < sa.func.now() - timedelta(seconds=hold_seconds)).label("expired"))
-        .where(holds.c.device_id == actor.device_id)).all()
     if not rows:
         return out
     visible = set(session.scalars(sa.select(root.table.c.id).where(
@@ -87,8 +88,3 @@ def settle(session: Session, actor: Actor, root: SyncTable, lost: dict[Any, int]
             holds.c.released_hi.is_(None)).values(released_hi=xid(hi)))
     return out
 
-
-def held_count(session: Session, device_id: uuid.UUID) -> int:
-    """How many lost roots are held back for a device (for status pages and tests)."""
-    return int(session.scalar(sa.select(sa.func.count()).select_from(holds).where(
-        holds.c.device_id == device_id)) or 0)

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import gzip
-import json
 import zlib
 from typing import Any
 
 from flask import Request, Response
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from monitor_api import jsonsafe
 from monitor_api.errors import ApiError, PayloadTooLarge, UnsupportedMediaType
 
 GZIP_MIN_BYTES = 1024
 
 
 def read_json_body(request: Request, limit: int) -> tuple[Any, bytes]:
-    """The decoded JSON body and its decompressed bytes; 413 past `limit` decompressed bytes."""
+    """The decoded JSON body and its decompressed bytes; 413 past `limit` decompressed bytes.
+
+    Values nested deeper than jsonsafe.MAX_DEPTH come back as jsonsafe.TOO_DEEP (for the
+    record validator to reject that one record), never as a RecursionError.
+    """
     request.max_content_length = limit  # Flask 3.1: per request; also caps compressed bytes
     raw_input = request.environ.get("wsgi.input")
     if request.content_length is None and request.environ.get("wsgi.input_terminated") \
@@ -36,7 +40,7 @@ def read_json_body(request: Request, limit: int) -> tuple[Any, bytes]:
     elif encoding not in ("identity", ""):
         raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; use gzip.")
     try:
-        return json.loads(data), data
+        return jsonsafe.loads(data), data
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError("The request body is not valid JSON.", status=400) from exc
 
@@ -61,7 +65,7 @@ def _gunzip(data: bytes, limit: int) -> bytes:
 
 def json_response(request: Request, body: Any, status: int = 200) -> Response:
     """A JSON response, gzip-encoded when the client accepts it and it is worth it."""
-    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    data = jsonsafe.dumps_bytes(body)  # a lone surrogate a phone sent is echoed escaped
     resp = Response(data, status=status, mimetype="application/json")
     resp.headers["Vary"] = "Accept-Encoding"
     if len(data) >= GZIP_MIN_BYTES and request.accept_encodings["gzip"] > 0:

@@ -45,11 +45,19 @@ def _upload_headers(upload: Upload) -> dict[str, str]:
     return headers
 
 
+_TUS_OPTIONS = {"204": {"description": "The tus capabilities, in headers only (no body).",
+                         "headers": {name: {"schema": {"type": "string"}} for name in (
+                             "Tus-Version", "Tus-Extension", "Tus-Max-Size",
+                             "Tus-Checksum-Algorithm", "Tus-Resumable")}}}
+
+
 @blp.route("", methods=["OPTIONS"])
 @blp.route("/<uuid:upload_id>", methods=["OPTIONS"])
+@blp.doc(responses=_TUS_OPTIONS)
 def options(upload_id: uuid.UUID | None = None) -> Response:
     """Advertise the tus version, extensions, maximum size and checksum algorithms."""
     settings = current_app.config["SETTINGS"]
+    # 204 with no body and no Content-Type (the after_request hook drops Flask's text/html).
     return Response(status=204, headers={
         "Tus-Version": service.TUS_VERSION, "Tus-Extension": service.EXTENSIONS,
         "Tus-Max-Size": str(settings.upload_max_bytes), "Tus-Checksum-Algorithm": "sha256"})

@@ -1,0 +1,73 @@
+"""monitor_api.jsonsafe: parsing never raises RecursionError, deep values become a sentinel at
+exactly the limit, the fallback parser agrees with json.loads, output is always encodable."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from monitor_api import jsonsafe
+from monitor_api.jsonsafe import MAX_DEPTH, TOO_DEEP, _Parser, cap_depth, is_too_deep
+
+scalars = st.none() | st.booleans() | st.integers() | st.text() | st.floats(allow_nan=False)
+documents = st.recursive(scalars, lambda kids: st.lists(kids, max_size=4)
+                         | st.dictionaries(st.text(max_size=5), kids, max_size=4), max_leaves=40)
+
+
+def _depth_of_sentinel(doc: Any) -> int:
+    depth = 1
+    while not is_too_deep(doc):
+        doc = doc[0] if isinstance(doc, list) else next(iter(doc.values()))
+        depth += 1
+    return depth
+
+
+@given(documents, st.integers(min_value=1, max_value=4), st.booleans())
+def test_the_iterative_parser_agrees_with_json_loads(doc: Any, limit: int, pretty: bool) -> None:
+    text = json.dumps(doc, indent=2 if pretty else None, ensure_ascii=not pretty)
+    assert _Parser(text, 10_000).document() == json.loads(text)
+    assert _Parser(text, limit).document() == cap_depth(json.loads(text), limit)
+
+
+@pytest.mark.parametrize("text", ["", "[", "[1,]", '{"a" 1}', "[1 2]", "{1: 2}", "[1]x", "tru",
+                                  '["a]', '{"a": 1,}', "]", "[}", "[" * 3000 + "]" * 2999,
+                                  "[" * 3000 + "}" * 3000, "[" * 3000 + '"'])
+def test_invalid_documents_are_value_errors(text: str) -> None:
+    with pytest.raises(ValueError):
+        jsonsafe.loads(text)
+
+
+@pytest.mark.parametrize("levels", [MAX_DEPTH + 1, 100, 5000, 200_000])
+def test_deep_arrays_become_the_sentinel_at_the_limit(levels: int) -> None:
+    doc = jsonsafe.loads(b"[" * levels + b'"]\\"[{"' + b"]" * levels)
+    assert _depth_of_sentinel(doc) == MAX_DEPTH + 1
+    assert json.loads(json.dumps(doc)) == doc  # storable as JSONB, as is
+
+
+def test_deep_values_inside_records_leave_their_neighbours_alone() -> None:
+    body = ('{"visits": {"created": [{"id": "a", "notes": ' + '[{"x": ' * 3000 + "1"
+            + "}]" * 3000 + '}, {"id": "b", "notes": "fine"}]}}')
+    doc = jsonsafe.loads(body.encode())
+    first, second = doc["visits"]["created"]
+    assert second == {"id": "b", "notes": "fine"}
+    assert _depth_of_sentinel(first["notes"]) == MAX_DEPTH + 1 - 4
+    assert TOO_DEEP == {"$nested_deeper_than": MAX_DEPTH}
+    with pytest.raises(TypeError):
+        TOO_DEEP["x"] = 1
+
+
+def test_depth_exceeds_and_text_problems() -> None:
+    assert not jsonsafe.depth_exceeds(json.loads("[" * MAX_DEPTH + "]" * MAX_DEPTH))
+    assert jsonsafe.depth_exceeds(json.loads("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)))
+    problems = dict(jsonsafe.text_problems({"a": ["ok", "x\x00"], "\ud800": 1, "b": "\udfff"}))
+    assert set(problems) == {("a", "1"), ("\\ud800",), ("b",)}
+
+
+def test_dumps_bytes_escapes_lone_surrogates_and_keeps_utf8_otherwise() -> None:
+    assert jsonsafe.dumps_bytes({"name": "Худжанд"}).decode() == '{"name":"Худжанд"}'
+    out = jsonsafe.dumps_bytes({"\ud800": "é"})
+    assert out == b'{"\\ud800":"\\u00e9"}' and json.loads(out) == {"\ud800": "é"}

@@ -43,6 +43,7 @@ def settle(session: Session, actor: Actor, root: SyncTable, lost: dict[Any, int]
     rows = session.execute(sa.select(
         holds.c.root_id, as_int(holds.c.from_xid).label("from_xid"),
         as_int(holds.c.lost_xid).label("lost_xid"), as_int(holds.c.released_hi).label("sent"),
+        holds.c.regained,
         (holds.c.held_at < sa.func.now() - timedelta(seconds=hold_seconds)).label("expired"))
         .where(holds.c.device_id == actor.device_id)).all()
     if not lost and not rows:
@@ -58,22 +59,24 @@ def settle(session: Session, actor: Actor, root: SyncTable, lost: dict[Any, int]
         session.execute(stmt.on_conflict_do_update(
             index_elements=[holds.c.device_id, holds.c.root_id],
             set_={"lost_xid": stmt.excluded.lost_xid, "released_hi": None,
-                  "held_at": sa.func.now()}))
+                  "regained": False, "held_at": sa.func.now()}))
         out.held |= set(new)
     if not rows:
         return out
     visible = set(session.scalars(sa.select(root.table.c.id).where(
         root.table.c.id.in_([r.root_id for r in rows]), root.where_scope(actor))))
-    done, sending = [], []
+    done, sending, back = [], [], []
     for r in rows:
         if r.root_id in new:
             continue
-        if r.root_id in visible:  # access came back: the phone keeps it, nothing to delete
-            done.append(r.root_id)
-            if r.sent is None:
-                out.kept.add(r.root_id)
-        elif r.sent is not None and start >= r.sent:
-            done.append(r.root_id)  # the device pulled past the answer that sent the deletes
+        if r.sent is not None and start >= r.sent:
+            done.append(r.root_id)  # the device pulled past the answer that settled it
+        elif r.root_id in visible and (r.regained or r.sent is None):
+            # Access came back before the deletes went down: the phone still has the
+            # records (sent as updated, until it pulled past this answer).
+            out.kept.add(r.root_id)
+            if not r.regained:
+                back.append(r.root_id)
         elif r.sent is not None or (pushed is not None and pushed > r.lost_xid) or r.expired:
             out.release[r.root_id] = min(r.from_xid, out.release.get(r.root_id, r.from_xid))
             sending.append(r.root_id)
@@ -82,9 +85,11 @@ def settle(session: Session, actor: Actor, root: SyncTable, lost: dict[Any, int]
     if done:
         session.execute(sa.delete(holds).where(holds.c.device_id == actor.device_id,
                                                holds.c.root_id.in_(done)))
-    if sending:
-        session.execute(sa.update(holds).where(
-            holds.c.device_id == actor.device_id, holds.c.root_id.in_(sending),
-            holds.c.released_hi.is_(None)).values(released_hi=xid(hi)))
+    for ids, values in ((sending, {"released_hi": xid(hi)}),
+                        (back, {"released_hi": xid(hi), "regained": True})):
+        if ids:
+            session.execute(sa.update(holds).where(
+                holds.c.device_id == actor.device_id, holds.c.root_id.in_(ids),
+                holds.c.released_hi.is_(None)).values(**values))
     return out
 

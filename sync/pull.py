@@ -59,9 +59,14 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
         for rid, stamp, direction in session.execute(registry.scope_changes(actor, start, hi)):
             affected[rid] = max(stamp, affected.get(rid, 0))
             first[rid] = min(first.get(rid, (stamp, direction)), (stamp, direction))
-    settled = _settle(session, registry, actor, affected, start, hi, req.hold_seconds)
-    moved = [r for r in affected if r not in settled.held]
-    gained = [r for r in moved if r not in settled.release]
+    visible = _visible_roots(session, registry, actor, affected)
+    # A root first gained in the window and not visible now was never on the device.
+    never = {r for r in affected if first[r][1] > 0 and r not in visible}
+    lost = {r: x for r, x in affected.items() if r not in visible and r not in never}
+    settled = (holds.settle(session, actor, registry.root, lost, start, hi, req.hold_seconds)
+               if registry.root is not None else holds.Settled())
+    moved = [r for r in affected if r not in settled.held and r not in never]
+    gained = [r for r in moved if r in visible]
     # Roots the device did not have at its cursor (first change a gain) and whose records
     # it was not holding on to: their rows are all new to it.
     fresh = [r for r in gained if first[r][1] > 0 and r not in settled.kept]
@@ -85,17 +90,13 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
     return out
 
 
-def _settle(session: Session, registry: Registry, actor: Actor, affected: dict[Any, int],
-            start: int, hi: int, hold_seconds: int) -> holds.Settled:
+def _visible_roots(session: Session, registry: Registry, actor: Actor,
+                   roots: dict[Any, int]) -> set[Any]:
     root = registry.root
-    if root is None:
-        return holds.Settled()
-    lost: dict[Any, int] = {}
-    if affected:
-        visible = set(session.scalars(sa.select(root.table.c.id).where(
-            root.table.c.id.in_(list(affected)), root.where_scope(actor))))
-        lost = {r: x for r, x in affected.items() if r not in visible}
-    return holds.settle(session, actor, root, lost, start, hi, hold_seconds)
+    if root is None or not roots:
+        return set()
+    return set(session.scalars(sa.select(root.table.c.id).where(
+        root.table.c.id.in_(list(roots)), root.where_scope(actor))))
 
 
 def _window(st: SyncTable, lo: int, hi: int) -> sa.ColumnElement[bool]:

@@ -104,6 +104,8 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
                             "pull; pull, then push again.", conflicts=conflicts)
     counts = apply_plan(session, registry, actor, plan, source,
                         origin if origin is not None else actor.device_id)
+    if registry.on_change is not None and counts:
+        registry.on_change(session, _touched_roots(plan))
     supersede_quarantined(session, actor, plan)
     notes: dict[tuple[str, str], str] = {}
     if keep_rejects:
@@ -136,6 +138,22 @@ def _answer(plan: Plan, counts: dict[str, Any],
     if ignored:
         body["ignored_columns"] = ignored
     return storable(body)
+
+
+def _touched_roots(plan: Plan) -> set[uuid.UUID]:
+    """The scope roots (e.g. visits) whose records this push wrote, before and after."""
+    roots: set[uuid.UUID] = set()
+    for tp in plan.tables.values():
+        key = tp.st.field_for(tp.st.scope_key) if tp.st.scope_key else None
+        if key is None:
+            continue
+        written = [u for u in tp.upserts if u not in tp.noop] + list(tp.deletes)
+        for uid in written:
+            for source in (tp.upserts.get(uid), tp.existing.get(uid)):
+                value = (source or {}).get(key)
+                if value:
+                    roots.add(uuid.UUID(str(value)))
+    return roots
 
 
 def _stored(session: Session, device_id: uuid.UUID, key: str) -> Any:

@@ -128,7 +128,8 @@ holds = sa.Table(
     sa.Column("from_xid", XID8()),  # the cursor of the pull that found the loss
     sa.Column("lost_xid", XID8()),  # the change that took the root away
     sa.Column("held_at", sa.DateTime(timezone=True), server_default=_now),
-    sa.Column("released_hi", XID8()),  # the timestamp of the pull that sent the deletes
+    sa.Column("released_hi", XID8()),  # the timestamp of the pull that sent the outcome
+    sa.Column("regained", sa.Boolean, server_default=sa.false()),  # outcome: access came back
 )
 
 # Engine state: `pruned_below` is the xid under which tombstones and the scope log were

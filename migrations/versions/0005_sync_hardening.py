@@ -107,6 +107,7 @@ def upgrade() -> None:
     sa.Column('held_at', sa.DateTime(timezone=True), server_default=sa.text('now()'),
               nullable=False),
     sa.Column('released_hi', XID8(), nullable=True),
+    sa.Column('regained', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.PrimaryKeyConstraint('device_id', 'root_id', name='pk_sync_scope_holds'),
     )
     op.create_table('sync_state',

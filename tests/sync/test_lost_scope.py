@@ -96,6 +96,7 @@ def test_access_back_before_the_deletes_keeps_the_records(world: World) -> None:
     phone.synchronize()
     assert visit["id"] in phone.store.table("visits")
     assert phone.store.diagnostics == []  # they came as updated: the phone has them
+    phone.synchronize()  # pulled past that answer: the hold is gone
     assert world.sql("select count(*) from sync_scope_holds").scalar() == 0
     # Removed, deletes delivered, added again: the records come back as created.
     world.leave(team, mon)
@@ -107,3 +108,19 @@ def test_access_back_before_the_deletes_keeps_the_records(world: World) -> None:
     phone.synchronize()
     assert visit["id"] in phone.store.table("visits")
     assert phone.store.diagnostics == []
+
+
+def test_access_back_with_a_lost_answer_still_sends_updated(world: World) -> None:
+    _coord, mon, team, phone, visit = _team_visit(world)
+    token = phone.headers["Authorization"].split()[1]
+    world.leave(team, mon)
+    phone.synchronize()  # held
+    cur = phone.store.last_pulled_at
+    world.join(team, mon)
+    for _ in range(2):  # the first answer is lost on the way: the phone asks again
+        body = world.pull(token, cur).json()
+        assert [v["id"] for v in body["changes"]["visits"]["updated"]] == [visit["id"]]
+        assert body["changes"]["visits"]["created"] == []
+    after = world.pull(token, body["timestamp"]).json()
+    assert not after["changes"]["visits"]["updated"] and not after["changes"]["visits"]["created"]
+    assert world.sql("select count(*) from sync_scope_holds").scalar() == 0

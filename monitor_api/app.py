@@ -126,6 +126,9 @@ def _register_blueprints(app: Flask, api: Api) -> None:
 
     api.register_blueprint(sync_blp)
     api.register_blueprint(sync_review_blp)
+    from monitor_api.histories.routes import blp as histories_blp  # condition histories
+
+    api.register_blueprint(histories_blp)
 
 
 def _request_hooks(app: Flask, contract: inputs.QueryContract) -> None:

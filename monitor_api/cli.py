@@ -42,6 +42,13 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
     upgrade(settings.database_url, args.revision)
     print(f"migrated to {args.revision}")
+    if args.revision == "head":  # visits migrated from before the histories get indicators
+        from monitor_api.histories.refresh import rebuild
+
+        with _session(settings) as session:
+            count = rebuild(session, missing_only=True)
+        if count:
+            print(f"indicators computed for {count} visit(s)")
     return 0
 
 

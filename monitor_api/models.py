@@ -6,6 +6,7 @@ from monitor_api.checklists import models as checklists_models  # noqa: F401
 from monitor_api.db import Base
 from monitor_api.facilities import models as facilities_models  # noqa: F401
 from monitor_api.findings import models as findings_models  # noqa: F401
+from monitor_api.histories import models as histories_models  # noqa: F401
 from monitor_api.photos import models as photos_models  # noqa: F401
 from monitor_api.restricted import models as restricted_models  # noqa: F401
 from monitor_api.uploads import models as uploads_models  # noqa: F401

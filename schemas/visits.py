@@ -90,6 +90,8 @@ class VisitOut(Schema):
     population_source = fields.String(allow_none=True)
     summary = fields.String(allow_none=True)
     created_by_id = fields.UUID(allow_none=True)
+    published_at = fields.DateTime(allow_none=True, metadata={
+        "description": "When a coordinator published it (partners and analysts see it)."})
     server_created_at = fields.DateTime()
     server_updated_at = fields.DateTime()
 

@@ -13,7 +13,6 @@ Condition histories reuse it to compute compliance per section.
 
 from __future__ import annotations
 
-import json
 import math
 import operator
 import re
@@ -21,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from monitor_api import jsonsafe
 from monitor_api.checklists.models import ANSWER_TYPES
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -170,7 +170,7 @@ def _codes(value: Any) -> frozenset[str]:
         text = str(value).strip()
         if text.startswith("["):
             try:
-                loaded = json.loads(text)
+                loaded = jsonsafe.loads(text)  # phone text: never a RecursionError
             except ValueError:
                 loaded = None
             items = loaded if isinstance(loaded, list) else []

@@ -23,6 +23,7 @@ from monitor_api.photos.models import Photo
 from monitor_api.photos.processing import Inspection, inspect, sniff
 from monitor_api.storage import BlobStore, StagingState, original_key
 from monitor_api.uploads.models import Blob, Derivative, Upload
+from monitor_api.visits.models import Visit
 
 VARIANTS = ("original", "display", "thumbnail")
 PARTNER_VARIANTS = ("display", "thumbnail")
@@ -210,12 +211,15 @@ def visible_photo(session: Session, principal: Principal, photo_id: uuid.UUID) -
 
 def _photo_for_variant(session: Session, principal: Principal, photo_id: uuid.UUID,
                        variant: str) -> Photo:
-    if principal.role == "partner":
+    if principal.role in ("partner", "analyst"):
         if variant not in PARTNER_VARIANTS:
             raise Forbidden("Partners see re-encoded copies only, never the original.")
-        photo = session.get(Photo, photo_id)
-        # Partners see only photos cleared for use outside the team: verified, with consent.
-        if photo is None or photo.upload_status != "verified" or photo.consent is None:
+        # Only photos cleared for use outside the team: of a published visit, verified,
+        # with a consent value; anything else answers exactly like a missing photo.
+        photo = session.scalar(select(Photo).join(Visit, Visit.id == Photo.visit_id).where(
+            Photo.id == photo_id, Visit.published_at.is_not(None),
+            Photo.upload_status == "verified", Photo.consent.is_not(None)))
+        if photo is None:
             raise NotFound("No such photo.")
         return photo
     return visible_photo(session, principal, photo_id)

@@ -17,6 +17,7 @@ from monitor_api.accounts.models import Team, TeamMember
 from monitor_api.checklists.models import ChecklistQuestion, ChecklistTemplate
 from monitor_api.facilities.models import Facility
 from monitor_api.findings.models import Finding, Recommendation, RecommendationReview
+from monitor_api.histories import refresh as indicators
 from monitor_api.photos.models import Photo
 from monitor_api.restricted.models import Allegation, Interview
 from monitor_api.scope import TeamScope, user_team_ids, visible_visits, visit_filter
@@ -153,6 +154,20 @@ def team_for_new_visit(session: Session, actor: Actor, clean: dict[str, Any]) ->
     return {"team_id": team, "created_by_id": actor.user_id}
 
 
+# Statuses a coordinator sets (review, publication), never a phone.
+COORDINATOR_STATUSES = ("reviewed", "reported")
+
+
+def visit_status_by_phone(existing: dict[str, Any] | None,
+                          clean: dict[str, Any]) -> dict[str, list[str]] | None:
+    """A phone moves a visit through planned → in_progress → submitted; reviewing and
+    publishing are a coordinator's (REST): a push cannot set them."""
+    status = clean.get("status")
+    if status in COORDINATOR_STATUSES and (existing is None or existing["status"] != status):
+        return {"status": ["Only a coordinator reviews or publishes a visit."]}
+    return None
+
+
 def own_team(session: Session, user_id: uuid.UUID) -> uuid.UUID | None:
     """The team a user leads, else their first team by name (None: no team)."""
     teams = session.execute(
@@ -240,8 +255,8 @@ def registry() -> Registry:
                   with_roots=questions_of_roots),
         SyncTable("visits", Visit.__table__, fields_of(Visit), scope=own_visits, scope_key="id",
                   validate=validator("visits"), on_insert=team_for_new_visit,
-                  server_set=frozenset((*STAMPS, "team_id", "created_by_id")),
-                  origin_column=ORIGIN),
+                  server_set=frozenset((*STAMPS, "team_id", "created_by_id", "published_at")),
+                  origin_column=ORIGIN, check=visit_status_by_phone),
         _visit_child("room_inspections", RoomInspection),
         _visit_child("answers", Answer),
         _visit_child("findings", Finding, server_set=("confirmed_by_id", "confirmed_at")),
@@ -253,4 +268,5 @@ def registry() -> Registry:
         _visit_child("allegations", Allegation, push_only=True),
     ]
     return Registry(tables, scope_changes=affected_visits, tombstone_visible=tombstone_visible,
-                    scope_group=visit_teams, review_group=review_team)
+                    scope_group=visit_teams, review_group=review_team,
+                    on_change=lambda session, roots: indicators.mark(session, roots))

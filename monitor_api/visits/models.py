@@ -50,6 +50,9 @@ class Visit(SyncColumns, Base):
     population_source: Mapped[str | None] = mapped_column(String(20))
     summary: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    # Set when a coordinator publishes the visit (status reported): from then on partners
+    # and analysts see its indicators, confirmed findings, recommendations, redacted photos.
+    published_at: Mapped[datetime | None]
 
 
 class Answer(SyncColumns, Base):

@@ -42,6 +42,24 @@ class Visits(MethodView):
         return visit, 201, {"ETag": service.visit_etag(visit)}
 
 
+@blp.route("/<uuid:visit_id>/publish", methods=["POST"])
+@blp.response(200, s.VisitOut)
+@roles_required("admin", "coordinator")
+def publish(visit_id: uuid.UUID) -> Any:
+    """Publish a reviewed visit: partners and analysts see it (status reported; audited)."""
+    visit = service.publish(get_session(), current_principal(), visit_id, True)
+    return visit, 200, {"ETag": service.visit_etag(visit)}
+
+
+@blp.route("/<uuid:visit_id>/unpublish", methods=["POST"])
+@blp.response(200, s.VisitOut)
+@roles_required("admin", "coordinator")
+def unpublish(visit_id: uuid.UUID) -> Any:
+    """Take a published visit back (status reviewed; audited): partners no longer see it."""
+    visit = service.publish(get_session(), current_principal(), visit_id, False)
+    return visit, 200, {"ETag": service.visit_etag(visit)}
+
+
 @blp.route("/<uuid:visit_id>")
 class VisitItem(MethodView):
     @blp.response(200, s.VisitOut)

@@ -42,7 +42,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "in_progress": ("submitted",),
     "submitted": ("reviewed", "in_progress"),
     "reviewed": ("reported",),
-    "reported": (),
+    "reported": ("reviewed",),  # unpublishing
 }
 POPULATION_PARTS = ("population_remand", "population_women", "population_minors",
                     "population_foreigners")
@@ -166,6 +166,12 @@ def update_visit(session: Session, principal: Principal, visit_id: uuid.UUID, *,
             data.setdefault("started_at", utcnow())
         if status == "submitted" and visit.ended_at is None:
             data.setdefault("ended_at", utcnow())
+        # Reported = published: partners and analysts see it from now on (and not after
+        # it goes back to reviewed).
+        data["published_at"] = utcnow() if status == "reported" else None
+        if "reported" in (status, visit.status):
+            record(session, "visit.publish" if status == "reported" else "visit.unpublish",
+                   target_type="visit", target_id=visit.id, details={"from": visit.status})
     _check_populations({**snapshot(visit, (*POPULATION_PARTS, "population_total")),
                         "started_at": visit.started_at, "ended_at": visit.ended_at, **data})
     before, raw_before = snapshot(visit, data), raw_record(session, "visits", visit.id)
@@ -177,6 +183,20 @@ def update_visit(session: Session, principal: Principal, visit_id: uuid.UUID, *,
     record(session, "visit.update", target_type="visit", target_id=visit.id,
            details={"before": before, "after": snapshot(visit, data)})
     return visit
+
+
+def publish(session: Session, principal: Principal, visit_id: uuid.UUID,
+            published: bool) -> Visit:
+    """Publish a reviewed visit (status reported) or take it back (status reviewed)."""
+    visit = lead_visit(session, principal, visit_id)
+    want = "reported" if published else "reviewed"
+    if visit.status == want:
+        return visit
+    if published and visit.status != "reviewed":
+        raise Conflict(f"Only a reviewed visit can be published; this one is {visit.status}.")
+    if not published and visit.status != "reported":
+        raise Conflict("Only a published (reported) visit can be unpublished.")
+    return update_visit(session, principal, visit_id, status=want)
 
 
 def list_visit_records(session: Session, principal: Principal, visit_id: uuid.UUID,

@@ -1,6 +1,6 @@
 # The API image: the pinned dependency set, the project, gunicorn.
 FROM python:3.11.10-slim-bookworm
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY requirements.lock ./
 RUN pip install -r requirements.lock

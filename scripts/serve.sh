@@ -33,6 +33,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# Two glibc malloc arenas per process: big image decodes hand their memory back (README
+# "Uploads"; the photo code also sets it on its first decode).
+export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 # The client address the API throttles logins by comes from our nginx's X-Forwarded-For.
 export TRUSTED_PROXIES=$(( ${TRUSTED_PROXIES:-0} + 1 ))
 .venv/bin/python -m monitor_api.serving nginx-conf "$RUN_DIR" > "$RUN_DIR/nginx.conf"

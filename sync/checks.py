@@ -72,6 +72,10 @@ def validate(plan: Plan) -> None:
                 plan.drop(tp, uid, errors or {"_schema": ["Invalid."]})
                 continue
             clean["id"] = str(uid)
+            refused = st.check(tp.existing.get(uid), clean) if st.check else None
+            if refused:
+                plan.drop(tp, uid, refused)
+                continue
             if st.scope_key and st.scope_key != "id" and not exists:
                 key_field = st.field_for(st.scope_key)
                 assert key_field is not None, f"{st.name}: no field holds {st.scope_key}"

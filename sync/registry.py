@@ -51,6 +51,8 @@ class SyncTable:
     server_set: frozenset[str] = frozenset()  # raw fields sent down, ignored when pushed
     validate: Validator | None = None
     on_insert: OnInsert | None = None
+    # A check that needs the server's version (None for a new row): errors, or None.
+    check: Callable[[dict[str, Any] | None, dict[str, Any]], dict[str, Any] | None] | None = None
     # The effective change stamp (e.g. greatest of own and parent's); default change_xid.
     change_xid: Callable[[sa.Table], ColumnElement[Any]] | None = None
     # Rows that change and leave the scope (soft-deleted, retired) go down as deleted.

@@ -1,4 +1,4 @@
-"""Who sees what in condition histories: roles × endpoints, unpublished visits, other teams,
+"""Who sees what in condition histories: roles by endpoints, unpublished visits, other teams,
 publication, audited reads, ETags."""
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from monitor_api.auth import Principal
+from monitor_api.errors import Forbidden
 from monitor_api.findings.models import Recommendation, RecommendationReview
 from monitor_api.histories import metrics
 from monitor_api.histories.access import OUTSIDE_ROLES, audit_read, visible_facility, visit_clause
@@ -143,10 +144,12 @@ def _reviews(session: Session, principal: Principal,
 
 def photos(session: Session, principal: Principal, facility_id: uuid.UUID, *,
            visit_id: uuid.UUID | None = None) -> dict[str, Any]:
-    """Photos of the facility's visits the caller sees; partners and analysts only verified
-    ones with a consent value, as links to the re-encoded copies (no GPS, no EXIF, no hash,
+    """Photos of the facility's visits the caller sees; partners only verified ones with a
+    consent value (analysts none), as links to the re-encoded copies (no GPS, no EXIF, no hash,
     no caption: free text may name people)."""
     facility = visible_facility(session, principal, facility_id)
+    if principal.role == "analyst":  # pseudonymised data, not media (DESIGN.md)
+        raise Forbidden("Analysts work with pseudonymised data; photos are for partners.")
     p, v = Photo.__table__, Visit.__table__
     query = (sa.select(p.c.id, p.c.visit_id, p.c.finding_id, p.c.room_inspection_id,
                        p.c.captured_at, p.c.caption, p.c.consent, p.c.upload_status,

@@ -29,7 +29,8 @@ def test_role_matrix_and_unpublished_visits(history: History) -> None:
     for path in _paths(h):
         assert h.api["legal_aid"].get(path).status_code == 403, path
         for role in ("admin", "coord_a", "mon_a", "coord_b", "mon_b", "partner", "analyst"):
-            assert h.api[role].get(path).status_code == 200, (role, path)
+            want = 403 if role == "analyst" and path.endswith("/photos") else 200
+            assert h.api[role].get(path).status_code == want, (role, path)
     assert _visit_ids(h.api["partner"], h) == published
     assert _visit_ids(h.api["analyst"], h) == published
     # Each team also sees its own unpublished visits, flagged; never the other team's.
@@ -52,6 +53,8 @@ def test_role_matrix_and_unpublished_visits(history: History) -> None:
     # people (analysts), interviewee codes.
     for role in ("partner", "analyst"):
         for path in _paths(h):
+            if role == "analyst" and path.endswith("/photos"):
+                continue
             text = h.api[role].get(path).get_data(as_text=True)
             for secret in (str(h.users["mon_a"].id), str(h.users["coord_a"].id),
                            "Named the officer", "D-77"):

@@ -105,6 +105,12 @@ def test_partner_sees_display_not_original_and_custody_logs_it(
     pid = world.photo(field.visit, data, consent="obtained")
     tus.upload(live.url, field.token, pid, data)
     partner = world.login(live, world.user("partner"))
+    hidden = _get(live.url, partner, f"/api/v1/photos/{pid}/display")
+    assert hidden.status_code == 404  # not before its visit is published
+    with world.engine.begin() as c:
+        c.execute(__import__("sqlalchemy").text(
+            "update visits set status = 'reported', published_at = now() where id = :v"),
+            {"v": str(field.visit.id)})
     shown = _get(live.url, partner, f"/api/v1/photos/{pid}/display")
     assert shown.status_code == 302 and "X-Amz-Signature" in shown.headers["Location"]
     _no_metadata(_follow(shown))

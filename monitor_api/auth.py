@@ -76,9 +76,10 @@ def _bearer() -> str | None:
     return token.strip()
 
 
-def authenticate(session: Session) -> Principal:
-    """Resolve the bearer token to a principal or raise a 401 problem."""
-    token = _bearer()
+def authenticate(session: Session, token: str | None = None) -> Principal:
+    """Resolve the bearer token (or `token`: the web sign-in cookie's) to a principal, or
+    raise a 401 problem."""
+    token = token if token is not None else _bearer()
     if token is None:
         raise Unauthorized("Send 'Authorization: Bearer <token>'.",
                            headers={"WWW-Authenticate": 'Bearer realm="monitor-api"'})

@@ -69,6 +69,10 @@ class Settings:
     upload_expiry_hours: int = 72
     log_level: str = "INFO"
     trusted_proxies: int = 0
+    web_secret_key: str | None = None
+    web_secure_cookies: bool = False
+    web_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    web_tile_attribution: str = "© OpenStreetMap contributors"
     state_dir: str = "var"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -117,6 +121,10 @@ class Settings:
             sync_idempotency_days=_int(env, "SYNC_IDEMPOTENCY_DAYS", 30, minimum=1),
             log_level=level,
             trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
+            web_secret_key=env.get("WEB_SECRET_KEY") or None,
+            web_secure_cookies=_bool(env, "WEB_SECURE_COOKIES", False),
+            web_tile_url=env.get("WEB_TILE_URL") or "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            web_tile_attribution=env.get("WEB_TILE_ATTRIBUTION") or "© OpenStreetMap contributors",
             state_dir=env.get("MONITOR_STATE_DIR") or "var",
         )
         if settings.sync_schema_min > settings.sync_schema_max:

@@ -25,8 +25,10 @@ _OWN_BODY_PREFIXES = ("/api/v1/uploads",)
 
 
 def reads_own_body(path: str) -> bool:
-    """Paths whose bodies are not REST JSON: they check their own type, size and content."""
-    return path in _OWN_BODY_PATHS or path.startswith(_OWN_BODY_PREFIXES)
+    """Paths whose bodies are not REST JSON: they check their own type, size and content
+    (the sync push, tus uploads, and the web pages' CSRF-protected forms)."""
+    return (path in _OWN_BODY_PATHS or path.startswith(_OWN_BODY_PREFIXES)
+            or not path.startswith("/api/"))
 
 
 class QueryContract:

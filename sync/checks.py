@@ -143,8 +143,8 @@ def _check_delete_references(session: Session, plan: Plan, tp: TablePlan) -> Non
         return
     for table in tp.st.table.metadata.tables.values():
         for fk in table.foreign_keys:
-            if fk.column.table is not tp.st.table:
-                continue
+            if fk.column.table is not tp.st.table or (fk.ondelete or "").upper() == "CASCADE":
+                continue  # rows that go with their parent (e.g. read models) never block
             other = plan.tables.get(table.name)
             going = other.deletes if other is not None else set()
             pk = next(iter(table.primary_key.columns))

@@ -24,17 +24,17 @@ def registry(create: Any, marker: str) -> dict[str, dict[str, Any]]:
     """Five facilities across regions, types, authorities and statuses."""
     return {
         "sizo": create(code="СИЗО-1", name=f"SIZO 1 Dushanbe {marker}",
-                       name_ru="Следственный изолятор № 1, г. Душанбе",  # noqa: RUF001
+                       name_ru="Следственный изолятор № 1, г. Душанбе",
                        name_tg="Тавқифгоҳи тафтишотии № 1, ш. Душанбе",
                        facility_type="pretrial_detention", region="TJ-DU",
                        authority="ministry_of_justice"),
         "colony": create(code="ЯС 3/2", name=f"Colony YaS 3/2 Khujand {marker}",
-                         name_ru="Исправительная колония ЯС 3/2, г. Худжанд",  # noqa: RUF001
+                         name_ru="Исправительная колония ЯС 3/2, г. Худжанд",
                          name_tg="Муассисаи ислоҳии ЯС 3/2, ш. Хуҷанд",
                          facility_type="penal_colony", region="TJ-SU",
                          authority="ministry_of_justice"),
         "ivs": create(code="ИВС-ХОРУГ", name=f"IVS Khorog {marker}",
-                      name_ru="Изолятор временного содержания, г. Хорог",  # noqa: RUF001
+                      name_ru="Изолятор временного содержания, г. Хорог",
                       name_tg="Ҷойи нигоҳдории муваққатӣ, ш. Хоруғ",
                       facility_type="police_custody", region="TJ-GB",
                       authority="ministry_of_interior"),

@@ -74,13 +74,16 @@ def _visit(db: Session, h: History, team: Any, template: Any, when: datetime,
     return visit
 
 
+ROLES = [("admin", "admin"), ("coord_a", "coordinator"), ("mon_a", "monitor"),
+         ("coord_b", "coordinator"), ("mon_b", "monitor"), ("partner", "partner"),
+         ("analyst", "analyst"), ("legal_aid", "legal_aid")]
+
+
 @pytest.fixture
 def history(db: Session, quick_user: Any, make_team: Any,  # noqa: F811
             make_facility: Any) -> History:  # noqa: F811
     h = History()
-    for name, role in [("admin", "admin"), ("coord_a", "coordinator"), ("mon_a", "monitor"),
-                       ("coord_b", "coordinator"), ("mon_b", "monitor"), ("partner", "partner"),
-                       ("analyst", "analyst"), ("legal_aid", "legal_aid")]:
+    for name, role in ROLES:
         h.users[name], h.api[name] = quick_user(role)
     team_a = make_team(h.users["coord_a"], h.users["mon_a"])
     team_b = make_team(h.users["coord_b"], h.users["mon_b"])
@@ -88,6 +91,18 @@ def history(db: Session, quick_user: Any, make_team: Any,  # noqa: F811
                                holds={"men": True, "women": True})
     h.other_facility = make_facility("police_custody", region="TJ-DU", official_capacity=20,
                                      holds={"men": True})
+    other = populate(db, h, team_a, team_b)
+    db.commit()  # indicators are refreshed as the transaction (here: savepoint) commits
+    for visit in [*h.visits, other]:  # published by a coordinator of team A, over HTTP
+        resp = h.api["coord_a"].post(f"/api/v1/visits/{visit.id}/publish")
+        assert resp.status_code == 200, resp.get_json()
+    h.visits_other = other  # type: ignore[attr-defined]
+    return h
+
+
+def populate(db: Session, h: History, team_a: Any, team_b: Any) -> Visit:
+    """The SIZO's visits and records (and the police station's visit, returned); nothing is
+    published yet."""
     template = build_template(db, code=f"h-{secrets.token_hex(4)}", version=1, title="History",
                               facility_types=[], questions=[dict(q) for q in QUESTIONS],
                               created_by_id=None, status="published")
@@ -167,9 +182,4 @@ def history(db: Session, quick_user: Any, make_team: Any,  # noqa: F811
                   number_value=40))
     db.add(Answer(visit_id=other.id, question_id=h.questions["HLT-06"], info_source="staff",
                   value="no"))
-    db.commit()  # indicators are refreshed as the transaction (here: savepoint) commits
-    for visit in [*h.visits, other]:  # published by a coordinator of team A, over HTTP
-        resp = h.api["coord_a"].post(f"/api/v1/visits/{visit.id}/publish")
-        assert resp.status_code == 200, resp.get_json()
-    h.visits_other = other  # type: ignore[attr-defined]
-    return h
+    return other

@@ -59,9 +59,10 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
         for rid, stamp, direction in session.execute(registry.scope_changes(actor, start, hi)):
             affected[rid] = max(stamp, affected.get(rid, 0))
             first[rid] = min(first.get(rid, (stamp, direction)), (stamp, direction))
-    visible = _visible_roots(session, registry, actor, affected)
-    # A root first gained in the window and not visible now was never on the device.
-    never = {r for r in affected if first[r][1] > 0 and r not in visible}
+    visible, unseen = _roots(session, registry, actor, affected, start)
+    # A root not visible now was never on the device when it was first gained in the window,
+    # or created after the cursor by someone else (it did not exist at the cursor).
+    never = {r for r in affected if r not in visible and (first[r][1] > 0 or r in unseen)}
     lost = {r: x for r, x in affected.items() if r not in visible and r not in never}
     settled = (holds.settle(session, actor, registry.root, lost, start, hi, req.hold_seconds)
                if registry.root is not None else holds.Settled())
@@ -90,13 +91,17 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
     return out
 
 
-def _visible_roots(session: Session, registry: Registry, actor: Actor,
-                   roots: dict[Any, int]) -> set[Any]:
+def _roots(session: Session, registry: Registry, actor: Actor, roots: dict[Any, int],
+           cursor: int) -> tuple[set[Any], set[Any]]:
+    """Of these roots: those visible to the actor now, and those new to its device (created
+    at or after the cursor, not by it)."""
     root = registry.root
     if root is None or not roots:
-        return set()
-    return set(session.scalars(sa.select(root.table.c.id).where(
-        root.table.c.id.in_(list(roots)), root.where_scope(actor))))
+        return set(), set()
+    rows = session.execute(sa.select(root.table.c.id, root.where_scope(actor).label("ok"),
+                                     root.is_new(cursor, actor.device_id).label("new"))
+                           .where(root.table.c.id.in_(list(roots)))).all()
+    return {r.id for r in rows if r.ok}, {r.id for r in rows if r.new}
 
 
 def _window(st: SyncTable, lo: int, hi: int) -> sa.ColumnElement[bool]:

@@ -116,7 +116,6 @@ devices = sa.Table(
     sa.Column("device_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("last_push_xid", XID8()),
     sa.Column("last_push_at", sa.DateTime(timezone=True)),
-    sa.Column("last_pull_at", sa.DateTime(timezone=True)),
 )
 
 # Scope roots a device lost while it may still hold unsent edits of them: their deletes go

@@ -96,7 +96,6 @@ def upgrade() -> None:
     sa.Column('device_id', sa.UUID(), nullable=False),
     sa.Column('last_push_xid', XID8(), nullable=True),
     sa.Column('last_push_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('last_pull_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('device_id', name='pk_sync_devices'),
     )
     op.create_table('sync_scope_holds',

@@ -50,6 +50,9 @@ def _operations(app: Flask) -> list[tuple[str, str]]:
     for rule in app.url_map.iter_rules():
         if rule.rule in PUBLIC_RULES:
             continue
+        if not rule.rule.startswith("/api/"):
+            continue  # the web pages read only their sign-in cookie: test_web_pages_ignore_bearer
+
         methods = (rule.methods or set()) - {"OPTIONS"}
         if "GET" in methods:
             methods -= {"HEAD"}  # Flask's implicit HEAD: same check as GET, asserted below
@@ -126,3 +129,17 @@ def test_a_device_token_sees_and_revokes_its_own_device_only(
     # Signing itself out works, and is the end of the token.
     assert phone.post(f"/api/v1/devices/{mine.id}/revoke", json={}).status_code == 200
     assert phone.get("/api/v1/auth/me").status_code == 401
+
+
+def test_web_pages_ignore_bearer_tokens(app: Flask, client: Any, db: Any, make_user: Any,
+                                        make_device: Any) -> None:
+    """The pages never accept a bearer token (device or login): only their own cookie."""
+    user, _api = make_user("admin")
+    _device, phone = make_device(user, client)
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/") or "GET" not in (rule.methods or ()) or "<" in rule.rule:
+            continue
+        if rule.rule in PUBLIC_RULES or rule.rule in ("/login",):
+            continue
+        resp = phone.get(rule.rule)
+        assert resp.status_code == 302 and "/login" in resp.headers["Location"], rule.rule

@@ -124,3 +124,22 @@ def test_access_back_with_a_lost_answer_still_sends_updated(world: World) -> Non
     after = world.pull(token, body["timestamp"]).json()
     assert not after["changes"]["visits"]["updated"] and not after["changes"]["visits"]["created"]
     assert world.sql("select count(*) from sync_scope_holds").scalar() == 0
+
+
+def test_a_visit_created_and_lost_between_two_pulls_never_reaches_the_phone(
+        world: World) -> None:
+    coord, mon = world.user("coordinator"), world.user()
+    team = world.team(coord, mon)
+    phone = world.client(mon)
+    phone.synchronize()
+    other = world.client(coord)  # a colleague creates a visit the phone has not pulled yet
+    visit = visit_raw(world.facility())
+    other.store.create("visits", **visit)
+    other.synchronize()
+    world.leave(team, mon)
+    phone.synchronize()  # nothing to hold or delete: the phone never had that visit
+    assert world.sql("select count(*) from sync_scope_holds").scalar() == 0
+    world.join(team, mon)
+    phone.synchronize()
+    assert visit["id"] in phone.store.table("visits")
+    assert phone.store.diagnostics == []  # it came as created, not as a missing "updated"

@@ -18,7 +18,7 @@ from monitor_api.accounts.models import Team, User
 from monitor_api.audit import service as audit
 from monitor_api.config import Settings
 from monitor_api.demo import pictures
-from monitor_api.demo.plan import FacilityPlan, VisitPlan, build, uid
+from monitor_api.demo.plan import FacilityPlan, VisitPlan, build, most_crowded, uid
 from monitor_api.facilities.models import Facility
 from monitor_api.findings.models import Finding, Recommendation, RecommendationReview
 from monitor_api.storage import BlobStore, make_blob_store
@@ -136,8 +136,7 @@ class _Seeder:
     def findings(self, code: str, v: VisitPlan, rooms: dict[str, uuid.UUID]
                  ) -> dict[str, uuid.UUID]:
         out = {}
-        crowded = min((r for r in v.rooms if r.per_person is not None),
-                      key=lambda r: r.per_person or 0.0)
+        crowded = most_crowded(v.rooms)
         for key, state in v.issues.items():
             issue = self.catalogue[key]
             room = crowded.key if key == "overcrowding" else next(

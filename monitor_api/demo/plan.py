@@ -275,10 +275,15 @@ def _incidents(rng: random.Random, profile: dict[str, Any], n: int) -> list[Inci
     return out
 
 
+def most_crowded(rooms: list[Room]) -> Room:
+    """The shared living room with the least space per person."""
+    shared = [r for r in rooms if r.per_person is not None and r.kind != "disciplinary_cell"]
+    return min(shared, key=lambda r: r.per_person or 0.0)
+
+
 def _photos(rooms: list[Room], issues: dict[str, str], n: int,
             catalogue: dict[str, Any]) -> list[Photo]:
-    measured = [r for r in rooms if r.per_person is not None and r.kind != "disciplinary_cell"]
-    room = min(measured, key=lambda r: r.per_person or 0.0)
+    room = most_crowded(rooms)
     out = [Photo("room", f"SAMPLE: {room.label}, {room.area:g} m² for {room.occupants} "
                  f"people", "not_needed", room=room.key,
                  issue="overcrowding" if "overcrowding" in issues else None)]

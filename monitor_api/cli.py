@@ -61,8 +61,9 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
         if args.if_empty and is_seeded(session):
             print("demo data already present")
         else:
-            seed_demo(session, path)
-            print("demo data seeded (SAMPLE registry of Tajik places of detention)")
+            seed_demo(session, path, settings)
+            print("demo data seeded (SAMPLE registry of Tajik places of detention, SAMPLE "
+                  "condition histories)")
     if path.exists():
         print(f"demo accounts (from {path}):")
         for user, password in json.loads(path.read_text()).items():

@@ -107,8 +107,10 @@ def test_migrate_is_idempotent_and_at_head(cli: Any, migrated: tuple[str, Engine
     assert current == set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
-def test_seed_demo_once(cli: Any, migrated: tuple[str, Engine], tmp_path: Path) -> None:
+def test_seed_demo_once(cli: Any, migrated: tuple[str, Engine], tmp_path: Path,
+                        monkeypatch: pytest.MonkeyPatch) -> None:
     url, engine = migrated
+    monkeypatch.setenv("BLOB_DIR", str(tmp_path / "blobs"))  # sample photos: tests/test_demo.py
     out = cli(url, "seed-demo", "--if-empty", state_dir=tmp_path)
     assert out.returncode == 0, out.stderr
     creds_file = tmp_path / f"demo-credentials-{make_url(url).database}.json"

@@ -1,4 +1,5 @@
-"""Demo data: a SAMPLE registry of Tajik places of detention and a user for every role."""
+"""Demo data: a SAMPLE registry of Tajik places of detention, a user for every role, and SAMPLE
+condition histories (history.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from sqlalchemy.orm import Session
 from monitor_api.accounts import service as accounts
 from monitor_api.accounts.models import ROLES, Team, TeamMember, User
 from monitor_api.audit import service as audit
+from monitor_api.config import Settings
+from monitor_api.demo.plan import uid
 from monitor_api.facilities.models import Facility, FacilityHistory
 
 SAMPLE_NOTE = "SAMPLE DATA for demonstration; not an authoritative registry."
@@ -30,7 +33,8 @@ def load_sample_facilities(session: Session) -> int:
             continue
         data: dict[str, Any] = dict(item)
         lat, lng = data.pop("lat"), data.pop("lng")
-        facility = Facility(**data, location=WKTElement(f"POINT({lng} {lat})", srid=4326),
+        facility = Facility(**data, id=uid("facility", item["code"]),  # same on every machine
+                            location=WKTElement(f"POINT({lng} {lat})", srid=4326),
                             is_sample=True, notes=SAMPLE_NOTE)
         session.add(facility)
         session.flush()
@@ -64,8 +68,15 @@ def create_demo_users(session: Session) -> dict[str, str]:
 
 
 def is_seeded(session: Session) -> bool:
-    """Whether any user exists (seeding happens once, on an empty database)."""
-    return bool(session.scalar(select(func.count()).select_from(User)))
+    """Whether `seed-demo --if-empty` has nothing to do: users exist and, if this is a demo
+    database (it has the Demo team), the sample history is there too. A demo database seeded
+    before the histories existed gets them; a database without the Demo team is left alone."""
+    from monitor_api.demo.history import DEMO_TEAM, history_present
+
+    if not session.scalar(select(func.count()).select_from(User)):
+        return False
+    demo = session.scalar(select(Team.id).where(Team.name == DEMO_TEAM))
+    return demo is None or history_present(session)
 
 
 def credentials_path(state_dir: Path, database_url: str) -> Path:
@@ -74,12 +85,15 @@ def credentials_path(state_dir: Path, database_url: str) -> Path:
     return state_dir / f"demo-credentials-{name}.json"
 
 
-def seed_demo(session: Session, path: Path) -> dict[str, str]:
+def seed_demo(session: Session, path: Path, settings: Settings) -> dict[str, str]:
     """Seed everything and keep the new demo passwords in `path` (mode 600)."""
+    from monitor_api.demo.history import seed_history
+
     creds = create_demo_users(session)
     load_sample_facilities(session)
     for extra in _EXTRA_SEEDERS:
         extra(session)
+    seed_history(session, settings)  # photos go to the blob store the settings name
     if creds:
         path.parent.mkdir(parents=True, exist_ok=True)
         old = json.loads(path.read_text()) if path.exists() else {}

@@ -15,6 +15,7 @@ export MONITOR_STATE_DIR=${MONITOR_STATE_DIR:-$PWD/var}
 .venv/bin/monitor-api migrate
 .venv/bin/monitor-api seed-demo --if-empty
 echo "monitor-api: serving on http://${HOST:-127.0.0.1}:${PORT:-8000}"
+echo "  web pages:    http://${HOST:-127.0.0.1}:${PORT:-8000}/"
 echo "  API docs:     http://${HOST:-127.0.0.1}:${PORT:-8000}/api/docs"
 echo "  OpenAPI:      http://${HOST:-127.0.0.1}:${PORT:-8000}/api/openapi.json"
 echo "  readiness:    http://${HOST:-127.0.0.1}:${PORT:-8000}/readyz"

@@ -26,6 +26,10 @@
   fetch(el.dataset.geojson, { credentials: "same-origin" })
     .then(function (r) { return r.json(); })
     .then(function (data) {
+      // Facilities without data first, so the coloured markers are drawn on top of them.
+      data.features.sort(function (a, b) {
+        return (a.properties.occupancy_rate == null ? 0 : 1) - (b.properties.occupancy_rate == null ? 0 : 1);
+      });
       var layer = L.geoJSON(data, {
         pointToLayer: function (f, latlng) {
           return L.circleMarker(latlng, { radius: 8, color: "#000", weight: 1,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor_api.app import create_app
@@ -39,6 +40,27 @@ def database_url() -> str:
     if not url:
         pytest.exit("TEST_DATABASE_URL is not set: run the tests with `make test`", 2)
     return url
+
+
+@contextmanager
+def own_database(database_url: str, purpose: str) -> Iterator[str]:
+    """A migrated database of our own next to the test database, dropped afterwards (for
+    tests whose server commits: sync cursors, live servers, browsers)."""
+    import secrets
+
+    url = make_url(database_url)
+    name = f"{url.database}_{purpose}_{secrets.token_hex(3)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'create database "{name}"'))
+    own = url.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(own)
+        yield own
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

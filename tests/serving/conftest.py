@@ -14,16 +14,13 @@ from pathlib import Path
 
 import pytest
 import requests
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from monitor_api.accounts.devices import register_device
 from monitor_api.accounts.models import User
 from monitor_api.auth import Principal
 from monitor_api.db import make_engine
-from monitor_api.migrate import upgrade
-from tests.conftest import _free_port
+from tests.conftest import _free_port, own_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,17 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def serve_db_url(database_url: str) -> Iterator[str]:
     """A database of our own next to the test database (dropped at the end)."""
-    url = make_url(database_url)
-    name = f"{url.database}_serve_{secrets.token_hex(3)}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
-    own = url.set(database=name).render_as_string(hide_password=False)
-    upgrade(own)
-    yield own
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-    admin.dispose()
+    with own_database(database_url, "serve") as url:
+        yield url
 
 
 @dataclass

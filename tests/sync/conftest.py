@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
@@ -29,9 +29,9 @@ from monitor_api.checklists.models import ChecklistQuestion, ChecklistTemplate
 from monitor_api.config import Settings
 from monitor_api.db import make_engine
 from monitor_api.facilities.models import Facility
-from monitor_api.migrate import upgrade
 from monitor_api.visits.models import Visit
 from sync.client import SyncClient
+from tests.conftest import own_database
 
 PASSWORD = "correct horse battery staple"
 ROOT_DIR = Path(__file__).resolve().parents[2]
@@ -40,17 +40,8 @@ ROOT_DIR = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def sync_db_url(database_url: str) -> Iterator[str]:
     """A database of our own next to the test database (dropped at the end)."""
-    url = make_url(database_url)
-    name = f"{url.database}_sync_{secrets.token_hex(3)}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
-    own = url.set(database=name).render_as_string(hide_password=False)
-    upgrade(own)
-    yield own
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-    admin.dispose()
+    with own_database(database_url, "sync") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from geoalchemy2.elements import WKTElement
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
@@ -26,7 +25,7 @@ from monitor_api.app import create_app
 from monitor_api.config import Settings
 from monitor_api.db import make_engine
 from monitor_api.facilities.models import Facility
-from monitor_api.migrate import upgrade
+from tests.conftest import own_database
 from tests.histories.conftest import CAPACITY, ROLES, History, populate
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -39,13 +38,11 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
 @pytest.fixture(scope="module")
 def site(database_url: str, settings: Settings) -> Iterator[dict[str, Any]]:
     """A committed history in a database of its own, served over HTTP in a thread."""
-    url = make_url(database_url)
-    name = f"{url.database}_web_{secrets.token_hex(3)}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
-    own = url.set(database=name).render_as_string(hide_password=False)
-    upgrade(own)
+    with own_database(database_url, "web") as own:
+        yield from _serve(own, settings)
+
+
+def _serve(own: str, settings: Settings) -> Iterator[dict[str, Any]]:
     engine = make_engine(own)
     h = History()
     with Session(engine, expire_on_commit=False) as db:
@@ -88,9 +85,6 @@ def site(database_url: str, settings: Settings) -> Iterator[dict[str, Any]]:
     server.shutdown()
     app.extensions["db_engine"].dispose()
     engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,8 @@ def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--missing", action="store_true",
-                        help="only visits that have no indicators yet")
+                        help="only visits without (current) indicators: none yet, or "
+                             "computed before they were stored rendered (migration 0007)")
     parser.add_argument("--reapply-thresholds", action="store_true",
                         help="use the threshold versions in force on each visit's day instead "
                              "of the versions each result recorded (after adding a version)")

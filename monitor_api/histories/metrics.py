@@ -6,9 +6,10 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from monitor_api.checklists.compliance import ComplianceError, parse
+from monitor_api.checklists.compliance import ComplianceError, Rule, parse
 
 IMPLEMENTED, PARTIAL = "implemented", "partially_implemented"
 CLOSED = ("implemented", "no_longer_relevant")  # a recommendation no longer open
@@ -53,41 +54,66 @@ def _counts(asked: int, answered: int, compliant: int) -> dict[str, Any]:
             "rate": round(compliant / answered, 4) if answered else None}
 
 
-def compliance(questions: Mapping[Any, Mapping[str, Any]],
+@lru_cache(maxsize=4096)
+def _rule(expr: str | None, answer_type: str, options: tuple[str, ...] | None) -> Rule | None:
+    try:
+        return parse(expr, answer_type, options)
+    except ComplianceError:  # a rule that no longer parses measures nothing
+        return None
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question with a compliance rule, parsed once: its rule and the groups it counts in."""
+
+    rule: Rule | None
+    keys: tuple[tuple[str, str], ...]
+
+
+def prepare(q: Mapping[str, Any]) -> Question:
+    """{section, standard_refs, compliance, answer_type, options} -> Question."""
+    options = q.get("options")
+    rule = _rule(q["compliance"], q["answer_type"],
+                 tuple(options) if isinstance(options, list) else options)
+    standards = [("standards", f"{r['instrument']}:{r['rule']}")
+                 for r in q.get("standard_refs") or []
+                 if isinstance(r, dict) and "instrument" in r and "rule" in r]
+    keys = (("sections", q["section"]), *standards)
+    return Question(rule, keys)
+
+
+def compliance(questions: Mapping[Any, Mapping[str, Any] | Question],
                answers: Iterable[tuple[Any, Any, float | None]]) -> dict[str, Any]:
     """Share of answered questions meeting their rule, per section, per standard and overall.
 
-    `questions`: id -> {section, standard_refs, compliance, answer_type} for every question
-    asked (those with a rule). A question is answered when at least one source's answer
-    says something; it complies only when every such answer complies: sources are
-    cross-checked, and one detainee's "no" against the management's "yes" is what monitors
-    look for."""
-    rules = {}
-    for qid, q in questions.items():
-        try:
-            rules[qid] = parse(q["compliance"], q["answer_type"], q.get("options"))
-        except ComplianceError:  # a rule that no longer parses measures nothing
-            rules[qid] = None
-    verdicts: dict[Any, list[bool]] = {}
+    `questions`: id -> {section, standard_refs, compliance, answer_type} (or its `prepare`d
+    Question) for every question asked (those with a rule). A question is answered when at
+    least one source's answer says something; it complies only when every such answer
+    complies: sources are cross-checked, and one detainee's "no" against the management's
+    "yes" is what monitors look for."""
+    prepared = {qid: q if isinstance(q, Question) else prepare(q)
+                for qid, q in questions.items()}
+    verdicts: dict[Any, bool] = {}  # question -> every verdict so far complies
     for qid, value, number in answers:
-        rule = rules.get(qid)
-        verdict = rule.evaluate(value, number) if rule is not None else None
+        q = prepared.get(qid)
+        verdict = q.rule.evaluate(value, number) if q is not None and q.rule else None
         if verdict is not None:
-            verdicts.setdefault(qid, []).append(verdict)
+            verdicts[qid] = verdicts.get(qid, True) and verdict
     groups: dict[str, dict[str, list[int]]] = {"sections": {}, "standards": {}}
     overall = [0, 0, 0]
-    for qid, q in questions.items():
+    for qid, q in prepared.items():
         said = verdicts.get(qid)
-        row = (1, 1 if said else 0, 1 if said and all(said) else 0)
-        keys = [("sections", q["section"])] + [
-            ("standards", f"{r['instrument']}:{r['rule']}") for r in q.get("standard_refs") or []
-            if isinstance(r, dict) and "instrument" in r and "rule" in r]
-        for group, key in keys:
-            acc = groups[group].setdefault(key, [0, 0, 0])
-            for i in range(3):
-                acc[i] += row[i]
-        for i in range(3):
-            overall[i] += row[i]
+        answered, compliant = said is not None, said is True
+        overall[0] += 1
+        overall[1] += answered
+        overall[2] += compliant
+        for group, key in q.keys:
+            acc = groups[group].get(key)
+            if acc is None:
+                acc = groups[group][key] = [0, 0, 0]
+            acc[0] += 1
+            acc[1] += answered
+            acc[2] += compliant
     return {"overall": _counts(*overall),
             **{g: {k: _counts(*v) for k, v in sorted(d.items())} for g, d in groups.items()}}
 
@@ -106,7 +132,8 @@ def implementation(reviews: Iterable[tuple[str, str]]) -> dict[str, Any]:
 
 
 # Indicator values compared with the previous published visit ("what changed").
-def _scalars(ind: Mapping[str, Any]) -> dict[str, float | None]:
+def scalars(ind: Mapping[str, Any]) -> dict[str, float | None]:
+    """Every comparable value of a visit's indicators, by name (see INDICATORS)."""
     out: dict[str, float | None] = {
         "population_total": ind.get("population_total"),
         "occupancy_rate": ind.get("occupancy_rate"),
@@ -132,9 +159,11 @@ def _scalars(ind: Mapping[str, Any]) -> dict[str, float | None]:
 def changes(current: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
     """{indicator: {"from", "to", "change"}} for every indicator that differs from the
     previous published visit's (None when there is no previous visit)."""
-    if previous is None:
-        return {}
-    now, before = _scalars(current), _scalars(previous)
+    return {} if previous is None else diff(scalars(current), scalars(previous))
+
+
+def diff(now: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
+    """The changes between two visits' `scalars`."""
     out = {}
     for key in sorted(set(now) | set(before)):
         a, b = before.get(key), now.get(key)
@@ -154,4 +183,4 @@ INDICATORS = ("population_total", "occupancy_rate", "space_min_m2", "space_media
 
 def scalar(ind: Mapping[str, Any], name: str) -> float | None:
     """One named indicator of a visit (see INDICATORS, or a dotted per-group name)."""
-    return _scalars(ind).get(name)
+    return scalars(ind).get(name)

@@ -62,4 +62,9 @@ class VisitIndicators(Base):
     access_incidents: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # {"made", "open", "repeated", "max_chain", "reviewed", "by_authority": {a: rates}}.
     recommendations: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # Derived from the above for fast reads: the comparable values (metrics.scalars) and the
+    # `indicators` object as the API renders it (render.py). Null on rows computed before
+    # they existed, until `monitor-api migrate` recomputes those (reads fall back meanwhile).
+    scalars: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    rendered: Mapped[str | None] = mapped_column(Text)
     computed_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -4,6 +4,7 @@ its redacted photos."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from monitor_api.auth import Principal
 from monitor_api.errors import Forbidden
 from monitor_api.findings.models import Recommendation, RecommendationReview
-from monitor_api.histories import metrics
+from monitor_api.histories import metrics, render
 from monitor_api.histories.access import OUTSIDE_ROLES, audit_read, visible_facility, visit_clause
 from monitor_api.histories.models import VisitIndicators
 from monitor_api.photos.models import Photo
@@ -23,54 +24,55 @@ from monitor_api.visits.models import Visit
 VISIT_COLUMNS = ("visit_type", "announced", "joint_with_ombudsman", "status", "published_at")
 
 
-def _indicators(row: Any) -> dict[str, Any]:
-    return {
-        "occupancy": {"population_total": row.population_total, "capacity": row.capacity,
-                      "capacity_source": row.capacity_source, "rate": row.occupancy_rate},
-        "living_space": {"rooms_measured": row.rooms_measured, "min_m2": row.space_min_m2,
-                         "median_m2": row.space_median_m2, "thresholds": row.space_thresholds},
-        "compliance": row.compliance, "findings": row.findings,
-        "access_incidents": row.access_incidents, "recommendations": row.recommendations,
-    }
-
-
-def _flat(row: Any) -> dict[str, Any]:
-    """The shape metrics.changes reads."""
-    return {"population_total": row.population_total, "occupancy_rate": row.occupancy_rate,
-            "space_min_m2": row.space_min_m2, "space_median_m2": row.space_median_m2,
-            "space_thresholds": row.space_thresholds, "compliance": row.compliance,
-            "findings": row.findings, "access_incidents": row.access_incidents,
-            "recommendations": row.recommendations}
-
-
 def conditions(session: Session, principal: Principal, facility_id: uuid.UUID, *,
                date_from: date | None = None, date_to: date | None = None) -> dict[str, Any]:
     """The facility's visits, oldest first, each with its indicators and their change
     against the facility's previous published visit."""
+    facility, entries = _timeline(session, principal, facility_id, date_from, date_to)
+    return {"facility": _facility(facility), "visits": [{
+        "visit": {"id": row.visit_id, "date": row.visit_date,
+                  "published": row.published_at is not None,
+                  **{c: getattr(row, c) for c in VISIT_COLUMNS}},
+        "indicators": json.loads(rendered), "compared_with": compared_with,
+        "changes": changes} for row, rendered, compared_with, changes in entries]}
+
+
+def conditions_body(session: Session, principal: Principal, facility_id: uuid.UUID, *,
+                    date_from: date | None = None, date_to: date | None = None) -> bytes:
+    """`conditions` as the API's JSON body, assembled from the pre-rendered indicators."""
+    facility, entries = _timeline(session, principal, facility_id, date_from, date_to)
+    return render.conditions(_facility(facility), [
+        render.visit(row, VISIT_COLUMNS, *entry) for row, *entry in entries])
+
+
+def _timeline(session: Session, principal: Principal, facility_id: uuid.UUID,
+              date_from: date | None, date_to: date | None) -> tuple[Any, list[tuple[Any, ...]]]:
+    """The facility and, per visit in range: (row, rendered indicators, the previous
+    published visit's id, changes since it)."""
     facility = visible_facility(session, principal, facility_id)
     v, i = Visit.__table__, VisitIndicators.__table__
     rows = session.execute(
-        sa.select(i, *(v.c[c] for c in VISIT_COLUMNS))
+        sa.select(i.c.visit_id, i.c.visit_date, i.c.scalars, i.c.rendered,
+                  *(v.c[c] for c in VISIT_COLUMNS))
         .join(v, v.c.id == i.c.visit_id)
         .where(i.c.facility_id == facility.id, visit_clause(principal, v))
         .order_by(i.c.visit_date.asc().nulls_last(), v.c.server_created_at, v.c.id)).all()
-    timeline, previous = [], None
+    stale = render.complete(session, [r.visit_id for r in rows if r.rendered is None])
+    entries: list[tuple[Any, ...]] = []
+    previous: tuple[Any, Any] | None = None  # (visit id, scalars) of the last published one
     for row in rows:
+        rendered, scalars = ((row.rendered, row.scalars) if row.rendered is not None
+                             else stale[row.visit_id])
         in_range = ((date_from is None or (row.visit_date and row.visit_date >= date_from))
                     and (date_to is None or (row.visit_date and row.visit_date <= date_to)))
         if in_range:
-            timeline.append({
-                "visit": {"id": row.visit_id, "date": row.visit_date,
-                          "published": row.published_at is not None,
-                          **{c: getattr(row, c) for c in VISIT_COLUMNS}},
-                "indicators": _indicators(row),
-                "compared_with": previous.visit_id if previous is not None else None,
-                "changes": metrics.changes(_flat(row), _flat(previous) if previous else None)})
+            entries.append((row, rendered, previous[0] if previous else None,
+                            metrics.diff(scalars, previous[1]) if previous else {}))
         if row.published_at is not None:
-            previous = row
+            previous = (row.visit_id, scalars)
     audit_read(session, principal, "conditions", target_type="facility",
-               target_id=facility.id, details={"visits": len(timeline)})
-    return {"facility": _facility(facility), "visits": timeline}
+               target_id=facility.id, details={"visits": len(entries)})
+    return facility, entries
 
 
 def _facility(facility: Any) -> dict[str, Any]:

@@ -70,6 +70,21 @@ class Question:
     keys: tuple[tuple[str, str], ...]
 
 
+# Checklist modules asked only where they apply: women's and children's questions where the
+# facility holds them, police-custody questions at police custody (answered ones always count).
+def applies(section: str, facility_type: str, holds: Mapping[str, Any] | None) -> bool:
+    """Whether a question of `section` is asked at such a facility."""
+    holds = holds or {}
+    if section == "women":
+        return bool(holds.get("women"))
+    if section == "children":
+        return bool(holds.get("minors")) or facility_type in ("juvenile_colony",
+                                                              "children_institution")
+    if section == "police_custody":
+        return facility_type == "police_custody"
+    return True
+
+
 def prepare(q: Mapping[str, Any]) -> Question:
     """{section, standard_refs, compliance, answer_type, options} -> Question."""
     options = q.get("options")

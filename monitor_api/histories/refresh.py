@@ -115,6 +115,7 @@ def _refresh_chunk(session: Session, ids: list[uuid.UUID], reapply: bool) -> int
     visits = session.execute(
         sa.select(v.c.id, v.c.facility_id, v.c.template_id, v.c.published_at,
                   v.c.population_total, v.c.declared_capacity, f.c.official_capacity,
+                  f.c.facility_type, f.c.holds,
                   sa.cast(sa.func.coalesce(v.c.started_at, v.c.planned_for), sa.Date)
                   .label("day"), i.c.space_thresholds.label("used"))
         .join(f, f.c.id == v.c.facility_id).outerjoin(i, i.c.visit_id == v.c.id)
@@ -128,19 +129,21 @@ def _refresh_chunk(session: Session, ids: list[uuid.UUID], reapply: bool) -> int
     thresholds = session.scalars(sa.select(SpaceThreshold).order_by(
         SpaceThreshold.source, SpaceThreshold.valid_from, SpaceThreshold.version)).all()
     answers = sources.answers(session, found)
-    questions = sources.questions(session, {r.template_id for r in visits},
-                                  set().union(*(a["asked"] for a in answers.values())))
+    questions, sections = sources.questions(session, {r.template_id for r in visits},
+                                            set().union(*(a["asked"] for a in answers.values())))
     rooms, findings, incidents = sources.records(session, found)
     recs = sources.recommendations(session, found)
-    of_template: dict[Any, set[str]] = defaultdict(set)
+    of_template: dict[Any, list[tuple[str, str]]] = defaultdict(list)
     for qid, (template_id, _q) in questions.items():
-        of_template[template_id].add(qid)
+        of_template[template_id].append((qid, sections[qid]))
     rows = []
     for row in visits:
         capacity, source, rate = metrics.occupancy(row.population_total, row.declared_capacity,
                                                   row.official_capacity)
         given = answers.get(str(row.id)) or {"asked": set(), "values": []}
-        asked = of_template.get(row.template_id, set()) | (given["asked"] & questions.keys())
+        asked = {qid for qid, section in of_template.get(row.template_id, ())
+                 if metrics.applies(section, row.facility_type, row.holds)}
+        asked |= given["asked"] & questions.keys()
         ind = SimpleNamespace(
             visit_id=row.id, facility_id=row.facility_id, visit_date=row.day,
             published_at=row.published_at, population_total=row.population_total,

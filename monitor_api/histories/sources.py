@@ -31,10 +31,10 @@ def answers(session: Session, ids: list[uuid.UUID]) -> dict[str, dict[str, Any]]
     return out
 
 
-def questions(session: Session, templates: set[Any],
-              answered: set[str]) -> dict[str, tuple[Any, metrics.Question]]:
+def questions(session: Session, templates: set[Any], answered: set[str]
+              ) -> tuple[dict[str, tuple[Any, metrics.Question]], dict[str, str]]:
     """Questions with a compliance rule, of the visits' templates or answered there, by id
-    as text: (template, prepared question)."""
+    as text: (template, prepared question); and each one's section."""
     q = ChecklistQuestion.__table__
     rows = session.execute(sa.select(
         sa.cast(q.c.id, sa.String).label("id"), q.c.template_id, q.c.section,
@@ -42,7 +42,9 @@ def questions(session: Session, templates: set[Any],
         q.c.compliance.is_not(None),
         sa.or_(q.c.template_id.in_([t for t in templates if t]),
                q.c.id.in_([uuid.UUID(a) for a in answered]))))
-    return {r.id: (r.template_id, metrics.prepare(r._mapping)) for r in rows}
+    rows = rows.all()
+    return ({r.id: (r.template_id, metrics.prepare(r._mapping)) for r in rows},
+            {r.id: r.section for r in rows})
 
 
 def _text(value: Any = None) -> Any:

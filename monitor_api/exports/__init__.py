@@ -1,0 +1,1 @@
+"""Exports: pseudonymised, audited, streamed downloads of published visits."""

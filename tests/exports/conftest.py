@@ -31,7 +31,7 @@ LABELS = {"adequate": {"en": "Adequate", "ru": "Удовлетворительн
           "insufficient": {"en": "Insufficient", "ru": "Недостаточное", "tg": "Нокифоя"},
           "handcuffs": {"en": "Handcuffs", "ru": "Наручники", "tg": "Дастбандҳо"},
           "chains": {"en": "Chains", "ru": "Цепи", "tg": "Занҷирҳо"},
-          "none_found": {"en": "None found", "ru": "Не обнаружено", "tg": "Ёфт нашуд"}}
+          "none_found": {"en": "None found", "ru": "Ничего", "tg": "Ёфт нашуд"}}
 QUESTIONS = [
     {"section": "regime_activities", "code": "SOL-01", "answer_type": "count", "unit": "days",
      "text_en": "Longest solitary confinement (days)", "text_ru": "Самое долгое одиночное "

@@ -16,6 +16,7 @@ from monitor_api.auth import Principal
 from monitor_api.checklists.models import ChecklistTemplate
 from monitor_api.facilities.models import AUTHORITIES, FACILITY_TYPES, REGIONS, Facility
 from monitor_api.histories.access import OUTSIDE_ROLES, visit_clause
+from monitor_api.scope import user_team_ids
 from monitor_api.visits.models import Visit
 
 SUPPRESS_BELOW = 5  # counts of people from 1 to 4 are withheld (null, flagged)
@@ -76,10 +77,15 @@ class Context:
     principal: Principal
     filters: Filters
 
-    @property
-    def outside(self) -> bool:
-        """Partners and analysts: published visits only, small counts of people suppressed."""
-        return self.principal.role in OUTSIDE_ROLES
+    def insider(self, visit_team: Any) -> Any:
+        """SQL: whether the caller works on the visit (admins: every visit; coordinators:
+        their teams' visits). Everyone else gets what partners and analysts get: confirmed
+        findings, small counts of people suppressed."""
+        if self.principal.is_admin:
+            return sa.true()
+        if self.principal.role in OUTSIDE_ROLES:
+            return sa.false()
+        return visit_team.in_(user_team_ids(self.principal.user_id))
 
 
 @dataclass
@@ -173,9 +179,12 @@ def visit_order() -> list[Any]:
     return [F.c.code, visit_day, V.c.id]
 
 
-def suppressed(value: Any) -> tuple[Any, Any]:
-    """(value withheld when it is 1 to 4, whether it was): small counts of people."""
+def suppressed(value: Any, unless: Any = None) -> tuple[Any, Any]:
+    """(value withheld when it is 1 to 4, whether it was): small counts of people; not
+    withheld where `unless` holds."""
     small = sa.and_(value >= 1, value < SUPPRESS_BELOW)
+    if unless is not None:
+        small = sa.and_(small, sa.not_(unless))
     return (sa.case((small, sa.null()), else_=value),
             sa.func.coalesce(small, sa.false()))
 

@@ -48,7 +48,7 @@ def answers(ctx: Context) -> Query:
     small = sa.and_(q.c.unit == "persons", sa.or_(
         sa.and_(a.c.number_value >= 1, a.c.number_value < SUPPRESS_BELOW),
         sa.and_(a.c.number_value.is_(None), a.c.value.op("~")(_SMALL_TEXT))))
-    small = small if ctx.outside else sa.false()
+    small = sa.and_(small, sa.not_(ctx.insider(V.c.team_id)))
     hidden = sa.or_(withheld, small)
     cols = [*visit_columns(ctx),
             Column("template_code", "string", "Checklist template of the question.", T.c.code),

@@ -47,8 +47,9 @@ def _day(column: Any) -> Any:
 
 
 def _counted(ctx: Context, name: str, value: Any, what: str, always: bool = False) -> list[Column]:
-    """A count of people and its suppression flag (outside roles, or always)."""
-    shown, flag = suppressed(value) if always or ctx.outside else (value, sa.false())
+    """A count of people and its suppression flag (outside the caller's own visits, or
+    always)."""
+    shown, flag = suppressed(value, None if always else ctx.insider(V.c.team_id))
     return [Column(name, "integer", f"{what} Withheld (null) when from 1 to 4.", shown,
                    unit="persons"),
             Column(f"{name}_suppressed", "boolean", f"Whether {name} was withheld.", flag)]
@@ -91,12 +92,16 @@ def visits(ctx: Context) -> Query:
 
 
 def _finding_visible(ctx: Context, fi: Any) -> Any:
-    """Partners and analysts: confirmed findings; the visit's own roles: also drafts."""
-    return fi.c.status == "confirmed" if ctx.outside else fi.c.status != "withdrawn"
+    """Confirmed findings; drafts too for those who work on the finding's visit."""
+    at = V.alias("finding_visit")
+    own = sa.select(at.c.id).where(at.c.id == fi.c.visit_id, ctx.insider(at.c.team_id))
+    return sa.or_(fi.c.status == "confirmed",
+                  sa.and_(fi.c.status == "draft", own.exists()))
 
 
 def findings(ctx: Context) -> Query:
-    """One row per finding (withdrawn ones left out; outside roles: confirmed only)."""
+    """One row per finding: confirmed ones, and drafts for the visit's own team and admins
+    (withdrawn ones never)."""
     fi, q = Finding.__table__, ChecklistQuestion.__table__
     f = ctx.filters
     cols = [Column("finding_ref", "string", "Pseudonym of the finding (recommendations refer "
@@ -108,8 +113,8 @@ def findings(ctx: Context) -> Query:
             Column("theme", "string", "Checklist section the finding concerns.", fi.c.theme,
                    enum=SECTIONS),
             Column("severity", "string", "Severity.", fi.c.severity, enum=SEVERITIES),
-            Column("status", "string", "draft or confirmed (outside roles: confirmed only).",
-                   fi.c.status, enum=FINDING_STATUSES),
+            Column("status", "string", "confirmed, or draft (only for those who work on "
+                   "the visit).", fi.c.status, enum=FINDING_STATUSES),
             Column("title", "string", "The finding's title.", fi.c.title, text=True),
             Column("standard_refs", "string", "Standards cited, 'instrument:rule' separated "
                    "by '; ' (e.g. mandela:44).", refs_text(fi.c.standard_refs)),

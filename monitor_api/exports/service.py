@@ -157,4 +157,5 @@ def _read_only(session: Session) -> Connection:
     else:
         conn = session.connection()
     conn.execute(text(f"set local idle_in_transaction_session_timeout = '{EXPORT_IDLE_TIMEOUT}'"))
+    conn.execute(text("set local jit = off"))  # compiling costs seconds before the first row
     return conn

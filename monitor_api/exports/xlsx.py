@@ -41,7 +41,7 @@ ROOT_RELS = (f'{HEAD}<Relationships xmlns="{PKG}"><Relationship Id="rId1" '
              f'Type="{REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
 STYLES = (
     f'{HEAD}<styleSheet xmlns="{NS}">'
-    '<numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy\\-mm\\-dd"/></numFmts>'
+    '<numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/></numFmts>'
     '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
     '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
     '<fills count="2"><fill><patternFill patternType="none"/></fill>'

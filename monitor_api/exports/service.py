@@ -70,8 +70,8 @@ def plan(principal: Principal, dataset: str, fmt: str, filters: Filters) -> Plan
         wrong = {name: [f"Does not apply to {dataset}."] for name in filters.given()
                  if not chosen[0].applies(name)}
         if wrong:
-            raise ValidationFailed(f"Filters that do not apply to {dataset}; see `errors`.",
-                                   errors=wrong)
+            raise ValidationFailed(f"Filters that do not apply to {dataset}: "
+                                   f"{', '.join(sorted(wrong))}.", errors=wrong)
     ctx = Context(principal, filters)
     return Plan(dataset, fmt, ctx, [(d, d.build(ctx)) for d in chosen], datetime.now(UTC))
 

@@ -6,3 +6,4 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 DATABASE_URL=$(bash scripts/pg.sh recreate monitor_api_bench) .venv/bin/python bench/sync_bench.py
 BENCH_DATABASE_URL=$(bash scripts/pg.sh recreate monitor_api_bench) .venv/bin/python bench/upload_bench.py
+BENCH_DATABASE_URL=$(bash scripts/pg.sh recreate monitor_api_bench) .venv/bin/python bench/export_bench.py

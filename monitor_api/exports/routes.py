@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from monitor_api.audit.service import Actor
 from monitor_api.auth import current_principal, roles_required
+from monitor_api.db import get_session
 from monitor_api.exports import datapackage, service
 from monitor_api.exports.columns import Context, Filters
 from monitor_api.exports.datasets import BUNDLE, COMMON_FILTERS, DATASETS, EXPORT_ROLES, for_role
@@ -53,6 +54,7 @@ class Export(MethodView):
         plan = service.plan(principal, dataset, fmt, s.to_filters(args))
         actor = Actor(principal.user_id, principal.device_id, g.get("request_id"),
                       request.remote_addr)
+        get_session().commit()  # the request's own work is done; the stream has its own
         body = service.ExportStream(plan, current_app.extensions["db_sessionmaker"],
                                     current_app.config["SETTINGS"], actor)
         return Response(body, mimetype=None, content_type=plan.media_type,

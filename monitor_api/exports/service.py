@@ -5,6 +5,7 @@ export when the stream ends (or `export.aborted` when it does not)."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -77,7 +78,11 @@ def plan(principal: Principal, dataset: str, fmt: str, filters: Filters) -> Plan
 
 
 class ExportStream:
-    """The response body: an iterable of bytes that audits its own end (or abort)."""
+    """The response body: an iterable of bytes that audits its own end (or abort).
+
+    Built inside the request: the pseudonym key is read and the query runs up to the first
+    chunk before the status line is sent, so a failure there is a problem+json answer, not
+    a truncated file."""
 
     def __init__(self, plan: Plan, sessions: Callable[[], Session], settings: Settings,
                  actor: Actor) -> None:
@@ -85,10 +90,12 @@ class ExportStream:
         self.digest = hashlib.sha256()
         self.size = 0
         self.job: Job | None = None
+        self._key = pseudonym_key(settings)
         self._body = self._run()
+        self._first = next(self._body, b"")
 
     def __iter__(self) -> Iterator[bytes]:
-        return self._body
+        return itertools.chain([self._first] if self._first else [], self._body)
 
     def close(self) -> None:
         """Called by the server when the response ends or the client went away."""
@@ -106,8 +113,8 @@ class ExportStream:
             meta = datapackage.about(self.settings, role=self.plan.ctx.principal.role,
                                      filters=self.plan.ctx.filters,
                                      exported_at=self.plan.exported_at)
-            self.job = Job(conn, self.plan.parts, Pseudonyms(pseudonym_key(self.settings)),
-                           meta, self.plan.ctx.filters)
+            self.job = Job(conn, self.plan.parts, Pseudonyms(self._key), meta,
+                           self.plan.ctx.filters)
             writer = WRITERS[self.plan.fmt](self.job)
             for chunk in writer:
                 if chunk:

@@ -143,3 +143,18 @@ def test_a_client_that_goes_away_leaves_export_aborted(world: World, db: Session
         "client disconnected")
     assert entry.details["bytes"] == len(first)
     assert not _audit(db, "export.answers")
+
+
+def test_a_failure_before_the_first_byte_is_a_problem_not_a_file(
+        world: World, db: Session, monkeypatch: Any) -> None:
+    from monitor_api.exports import service
+
+    def broken(job: Any) -> Any:
+        raise RuntimeError("the database went away")
+        yield b""
+
+    monkeypatch.setitem(service.WRITERS, "csv", broken)
+    resp = export(world.api["analyst"], "findings", format="csv")
+    assert resp.status_code == 500 and resp.mimetype == "application/problem+json"
+    entry = _audit(db, "export.aborted")[-1]
+    assert entry.details["reason"] == "server error" and entry.details["bytes"] == 0

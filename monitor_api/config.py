@@ -36,8 +36,8 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be a boolean, got {raw!r}")
 
 
-def _secret(env: Mapping[str, str], name: str, minimum: int) -> str | None:
-    raw = env.get(name) or None
+def _secret(name: str, raw: str | None, minimum: int) -> str | None:
+    raw = raw or None
     if raw is not None and len(raw) < minimum:
         raise ConfigError(f"{name} must be at least {minimum} characters "
                           "(e.g. the output of `openssl rand -hex 32`)")
@@ -139,7 +139,8 @@ class Settings:
             log_level=level,
             trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
             state_dir=env.get("MONITOR_STATE_DIR") or "var",
-            export_pseudonym_key=_secret(env, "EXPORT_PSEUDONYM_KEY", minimum=32),
+            export_pseudonym_key=_secret("EXPORT_PSEUDONYM_KEY", env.get("EXPORT_PSEUDONYM_KEY"),
+                                         minimum=32),
             export_licence=_licence(env.get("EXPORT_LICENCE") or "CC-BY-4.0"),
             export_attribution=env.get("EXPORT_ATTRIBUTION") or None,
         )

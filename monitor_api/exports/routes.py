@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from monitor_api.audit.service import Actor
 from monitor_api.auth import current_principal, roles_required
 from monitor_api.db import get_session
+from monitor_api.errors import NotFound
 from monitor_api.exports import datapackage, service
 from monitor_api.exports.columns import Context, Filters
 from monitor_api.exports.datasets import BUNDLE, COMMON_FILTERS, DATASETS, EXPORT_ROLES, for_role
@@ -42,7 +43,12 @@ class Datasets(MethodView):
             for d in for_role(ctx.principal.role)]}
 
 
-@blp.route(f"/<any({NAMES}):dataset>")
+# A plain path segment (not an `any` converter): an unknown name is this view's own 404, after
+# the token and role checks that every operation makes first.
+@blp.route("/<dataset>", parameters=[{
+    "in": "path", "name": "dataset", "required": True,
+    "description": f"One of {NAMES} (`all`: format=zip only).",
+    "schema": {"type": "string", "enum": [*DATASETS, BUNDLE]}}])
 class Export(MethodView):
     @roles_required(*EXPORT_ROLES)
     @blp.arguments(s.ExportArgs, location="query")
@@ -50,6 +56,8 @@ class Export(MethodView):
     def get(self, args: dict[str, Any], dataset: str) -> Response:
         """Download a dataset (or `all`, as a ZIP) in the chosen format."""
         principal = current_principal()
+        if dataset not in DATASETS and dataset != BUNDLE:
+            raise NotFound(f"No dataset {dataset!r}; datasets: {NAMES}.")
         fmt = args.pop("format")
         plan = service.plan(principal, dataset, fmt, s.to_filters(args))
         actor = Actor(principal.user_id, principal.device_id, g.get("request_id"),

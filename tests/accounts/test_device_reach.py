@@ -61,7 +61,6 @@ def _url(rule: str, ids: dict[str, str]) -> str:
     url = re.sub(r"<uuid:([a-z_]+)>", lambda m: ids.get(m.group(1), str(uuid.uuid4())), rule)
     url = url.replace("<string:table>", "visits")
     url = re.sub(r"<any\([^)]*\):variant>", "display", url)
-    url = re.sub(r"<any\(([^,)]+)[^)]*\):[a-z_]+>", r"\1", url)  # any other: its first value
     return url + ("?last_pulled_at=null" if rule == "/api/v1/sync" else "")
 
 

@@ -256,7 +256,7 @@ def read_zip(data: bytes) -> dict[str, bytes]:
 
 
 def all_text(fmt: str, data: bytes) -> str:
-    """Everything a reader finds in the file, as one string (for forbidden-string checks)."""
+    """Everything a real reader finds in the file, as one string (for forbidden strings)."""
     if fmt == "xlsx":
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
         return "\n".join(repr(row) for ws in book.worksheets
@@ -265,8 +265,11 @@ def all_text(fmt: str, data: bytes) -> str:
         table = pq.read_table(io.BytesIO(data))
         return repr(table.to_pylist()) + repr(table.schema.metadata)
     if fmt == "zip":
-        return "\n".join(v.decode("utf-8") for v in read_zip(data).values())
-    return data.decode("utf-8")
+        return "\n".join(all_text("geojson" if name.endswith(".json") else "csv", member)
+                         for name, member in read_zip(data).items())
+    if fmt == "geojson":
+        return json.dumps(read_geojson(data), ensure_ascii=False)
+    return repr(list(csv.reader(io.StringIO(data.decode("utf-8"), newline=""))))
 
 
 def export(api: Any, dataset: str, **params: Any) -> Any:

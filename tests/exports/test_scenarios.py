@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -96,7 +95,3 @@ def test_scenario_5_allegation_for_legal_aid_only_reaches_no_export(world: World
     du = [v for v in visits if v["facility_name"] == "SIZO 1 Dushanbe"]
     assert [(v["allegations_published"], v["allegations_published_suppressed"])
             for v in du] == [("", "true")]  # 2: under 5, withheld
-
-
-def _unused(*_: Any) -> None:
-    pass

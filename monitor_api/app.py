@@ -129,6 +129,9 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from monitor_api.histories.routes import blp as histories_blp  # condition histories
 
     api.register_blueprint(histories_blp)
+    from monitor_api.exports.routes import blp as exports_blp  # analyst downloads
+
+    api.register_blueprint(exports_blp)
     from monitor_api import web  # the pages: same services, same scoping
 
     web.init_app(app, app.config["SETTINGS"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -33,6 +34,21 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw.lower() in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be a boolean, got {raw!r}")
+
+
+def _secret(name: str, raw: str | None, minimum: int) -> str | None:
+    raw = raw or None
+    if raw is not None and len(raw) < minimum:
+        raise ConfigError(f"{name} must be at least {minimum} characters "
+                          "(e.g. the output of `openssl rand -hex 32`)")
+    return raw
+
+
+def _licence(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.+-]{0,63}", raw):
+        raise ConfigError(f"EXPORT_LICENCE must be a licence identifier such as CC-BY-4.0, "
+                          f"got {raw!r}")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,11 @@ class Settings:
     web_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     web_tile_attribution: str = "© OpenStreetMap contributors"
     state_dir: str = "var"
+    # Exports: the key of the HMAC pseudonyms (unset: generated once into state_dir), the
+    # licence of exported data (an SPDX id) and who to attribute it to.
+    export_pseudonym_key: str | None = field(default=None, repr=False)
+    export_licence: str = "CC-BY-4.0"
+    export_attribution: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -126,6 +147,10 @@ class Settings:
             web_tile_url=env.get("WEB_TILE_URL") or "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
             web_tile_attribution=env.get("WEB_TILE_ATTRIBUTION") or "© OpenStreetMap contributors",
             state_dir=env.get("MONITOR_STATE_DIR") or "var",
+            export_pseudonym_key=_secret("EXPORT_PSEUDONYM_KEY", env.get("EXPORT_PSEUDONYM_KEY"),
+                                         minimum=32),
+            export_licence=_licence(env.get("EXPORT_LICENCE") or "CC-BY-4.0"),
+            export_attribution=env.get("EXPORT_ATTRIBUTION") or None,
         )
         if settings.sync_schema_min > settings.sync_schema_max:
             raise ConfigError("SYNC_SCHEMA_MIN must not exceed SYNC_SCHEMA_MAX")

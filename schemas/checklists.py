@@ -48,6 +48,14 @@ class StandardRef(StrictSchema):
     rule = fields.String(required=True, validate=[validate.Length(1, 200), NOT_BLANK])
 
 
+class OptionLabel(StrictSchema):
+    """An option's label in the three languages (exports and forms show these)."""
+
+    en = fields.String(required=True, validate=[validate.Length(1, 300), NOT_BLANK])
+    ru = fields.String(validate=validate.Length(1, 300))
+    tg = fields.String(validate=validate.Length(1, 300))
+
+
 class QuestionPatch(StrictSchema):
     """Fields of a question; cross-field rules are checked on the merged question."""
 
@@ -60,6 +68,10 @@ class QuestionPatch(StrictSchema):
     answer_type = fields.String(validate=validate.OneOf(ANSWER_TYPES))
     options = fields.List(fields.String(validate=validate.Regexp(OPTION_CODE)),
                           allow_none=True, validate=[validate.Length(1, 100), unique])
+    option_labels = fields.Dict(keys=fields.String(validate=validate.Regexp(OPTION_CODE)),
+                                values=fields.Nested(OptionLabel), allow_none=True,
+                                metadata={"description": "Labels of the options by code: "
+                                          '{"adequate": {"en": "Adequate", "ru": …, "tg": …}}'})
     unit = fields.String(allow_none=True, validate=[validate.Length(1, 20), NOT_BLANK])
     standard_refs = fields.List(fields.Nested(StandardRef), validate=validate.Length(max=30))
     info_sources = fields.List(fields.String(validate=validate.OneOf(INFO_SOURCES)),
@@ -125,6 +137,7 @@ class QuestionOut(Schema):
     text_tg = fields.String(allow_none=True)
     answer_type = fields.String()
     options = fields.List(fields.String(), allow_none=True)
+    option_labels = fields.Dict(keys=fields.String(), values=fields.Dict(), allow_none=True)
     unit = fields.String(allow_none=True)
     standard_refs = fields.List(fields.Dict(), allow_none=True)
     info_sources = fields.List(fields.String(), allow_none=True)

@@ -10,6 +10,7 @@ trap 'rm -rf "$out"' EXIT
 DATABASE_URL=$(bash scripts/pg.sh recreate monitor_api_bench) .venv/bin/python bench/sync_bench.py | tee "$out/sync"
 BENCH_DATABASE_URL=$(bash scripts/pg.sh recreate monitor_api_bench) .venv/bin/python bench/upload_bench.py | tee "$out/upload"
 DATABASE_URL=$(bash scripts/pg.sh recreate monitor_api_bench_hist) .venv/bin/python bench/history_bench.py | tee "$out/histories"
+BENCH_DATABASE_URL=$(bash scripts/pg.sh recreate monitor_api_bench) .venv/bin/python bench/export_bench.py | tee "$out/exports"
 BENCH_DATABASE_URL=$(bash scripts/pg.sh recreate monitor_api_bench_web) .venv/bin/python bench/web_bench.py | tee "$out/web"
 # Each benchmark ends with its figures as JSON (sync_bench's is indented): gather them.
 .venv/bin/python - "$out" <<'EOF'
@@ -31,5 +32,5 @@ def figures(text: str) -> object:
 
 folder = pathlib.Path(sys.argv[1])
 print(json.dumps({name: figures((folder / name).read_text())
-                  for name in ("sync", "upload", "histories", "web")}))
+                  for name in ("sync", "upload", "histories", "exports", "web")}))
 EOF

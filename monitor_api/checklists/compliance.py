@@ -126,6 +126,12 @@ def question_errors(data: dict[str, Any]) -> dict[str, list[str]]:
     elif options is not None:
         errors["options"] = [f"Only choice and multi_choice questions take options, "
                              f"not {answer_type}."]
+    labels = data.get("option_labels")
+    if labels is not None and "options" not in errors:
+        unknown = sorted(set(labels) - set(options or ()))
+        if unknown:
+            errors["option_labels"] = [f"Labels for codes that are not options: "
+                                       f"{', '.join(unknown)}."]
     if data.get("unit") is not None and answer_type not in UNIT_TYPES:
         errors["unit"] = ["Only count and measure questions take a unit."]
     if "options" not in errors:

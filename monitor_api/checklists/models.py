@@ -58,6 +58,8 @@ class ChecklistQuestion(SyncColumns, Base):
     text_tg: Mapped[str | None] = mapped_column(Text)
     answer_type: Mapped[str] = mapped_column(String(20))
     options: Mapped[Any | None] = mapped_column(JSONB)
+    # {option code: {"en": label, "ru": ..., "tg": ...}} for choice and multi_choice questions.
+    option_labels: Mapped[Any | None] = mapped_column(JSONB)
     unit: Mapped[str | None] = mapped_column(String(20))
     standard_refs: Mapped[Any] = mapped_column(JSONB, default=list)
     info_sources: Mapped[Any] = mapped_column(JSONB, default=list)

@@ -19,7 +19,8 @@ from monitor_api.pagination import paginate
 from monitor_api.scope import FIELD_RECORD_ROLES
 
 QUESTION_FIELDS = ("section", "code", "position", "text_en", "text_ru", "text_tg", "answer_type",
-                   "options", "unit", "standard_refs", "info_sources", "compliance", "indicator")
+                   "options", "option_labels", "unit", "standard_refs", "info_sources",
+                   "compliance", "indicator")
 
 
 def reads_drafts(principal: Principal) -> bool:

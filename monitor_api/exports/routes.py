@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from monitor_api.audit.service import Actor
-from monitor_api.auth import current_principal, roles_required
+from monitor_api.auth import Principal, current_principal, roles_required
 from monitor_api.db import get_session
 from monitor_api.errors import NotFound
 from monitor_api.exports import datapackage, service
@@ -55,16 +55,21 @@ class Export(MethodView):
     @blp.doc(responses={"200": DOWNLOAD})
     def get(self, args: dict[str, Any], dataset: str) -> Response:
         """Download a dataset (or `all`, as a ZIP) in the chosen format."""
-        principal = current_principal()
-        if dataset not in DATASETS and dataset != BUNDLE:
-            raise NotFound(f"No dataset {dataset!r}; datasets: {NAMES}.")
-        fmt = args.pop("format")
-        plan = service.plan(principal, dataset, fmt, s.to_filters(args))
-        actor = Actor(principal.user_id, principal.device_id, g.get("request_id"),
-                      request.remote_addr)
-        get_session().commit()  # the request's own work is done; the stream has its own
-        body = service.ExportStream(plan, current_app.extensions["db_sessionmaker"],
-                                    current_app.config["SETTINGS"], actor)
-        return Response(body, mimetype=None, content_type=plan.media_type,
-                        direct_passthrough=True, headers={
-                            "Content-Disposition": f'attachment; filename="{plan.filename}"'})
+        return download(current_principal(), dataset, args)
+
+
+def download(principal: Principal, dataset: str, args: dict[str, Any]) -> Response:
+    """The streamed download (the API's and the web export form's): authorised and planned
+    first, so that bad input is a problem answer, never half a file."""
+    if dataset not in DATASETS and dataset != BUNDLE:
+        raise NotFound(f"No dataset {dataset!r}; datasets: {NAMES}.")
+    fmt = args.pop("format")
+    plan = service.plan(principal, dataset, fmt, s.to_filters(args))
+    actor = Actor(principal.user_id, principal.device_id, g.get("request_id"),
+                  request.remote_addr)
+    get_session().commit()  # the request's own work is done; the stream has its own
+    body = service.ExportStream(plan, current_app.extensions["db_sessionmaker"],
+                                current_app.config["SETTINGS"], actor)
+    return Response(body, mimetype=None, content_type=plan.media_type,
+                    direct_passthrough=True, headers={
+                        "Content-Disposition": f'attachment; filename="{plan.filename}"'})

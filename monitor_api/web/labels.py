@@ -49,4 +49,7 @@ CODES = [
     N_("compliance_rate"), N_("findings_total"), N_("access_incidents_total"),
     N_("recommendations_open"), N_("recommendations_repeated"), N_("implementation_rate"),
     N_("findings"),
+    # export datasets
+    N_("visits"), N_("answers"), N_("recommendations"), N_("room_inspections"),
+    N_("indicators"),
 ]

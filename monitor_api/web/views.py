@@ -234,4 +234,4 @@ def _globals() -> dict[str, Any]:
             "url_rules": current_app.view_functions}
 
 
-from monitor_api.web import review  # noqa: E402,F401  (the coordinators' pages)
+from monitor_api.web import exports, review  # noqa: E402,F401  (forms and coordinators' pages)

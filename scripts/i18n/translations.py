@@ -136,6 +136,11 @@ CODES = {
                                  "Тавсияҳои такрорӣ"),
     "implementation_rate": ("Implementation rate", "Доля выполнения", "Ҳиссаи иҷро"),
     "findings": ("Findings", "Выводы", "Хулосаҳо"),
+    "visits": ("Visits", "Визиты", "Боздидҳо"),
+    "answers": ("Answers", "Ответы", "Ҷавобҳо"),
+    "recommendations": ("Recommendations", "Рекомендации", "Тавсияҳо"),
+    "room_inspections": ("Rooms", "Помещения", "Ҳуҷраҳо"),
+    "indicators": ("Indicators", "Показатели", "Нишондиҳандаҳо"),
 }
 
 # message -> (ru, tg)
@@ -331,7 +336,29 @@ MESSAGES = {
     "Latest status": ("Последний статус", "Ҳолати охирин"),
     "Visits of your teams": ("Визиты ваших команд", "Боздидҳои гурӯҳҳои шумо"),
     "No visits.": ("Визитов нет.", "Боздид нест."),
-    "visits": ("визитов", "боздид"),
+    "%(n)s visits in all": ("всего визитов: %(n)s", "ҳамагӣ %(n)s боздид"),
+    "Download data": ("Выгрузка данных", "Боргирии маълумот"),
+    "Published visits only (coordinators: also their teams' visits under review, flagged). Pseudonymised: no names, no ids of people or devices, no free text that may name people. Every download is audited.": (
+        "Только опубликованные визиты (координаторы: также визиты их команд на проверке, с "
+        "пометкой). Псевдонимизировано: без имён, без идентификаторов людей и устройств, без "
+        "свободного текста, который может назвать людей. Каждая выгрузка записывается в журнал.",
+        "Танҳо боздидҳои нашршуда (ҳамоҳангсозон: инчунин боздидҳои гурӯҳҳояшон дар санҷиш, бо "
+        "аломат). Бо тахаллус: бе номҳо, бе рақамҳои шахсон ва дастгоҳҳо, бе матни озод, ки "
+        "метавонад шахсонро номбар кунад. Ҳар боргирӣ дар маҷалла сабт мешавад."),
+    "What": ("Что", "Чӣ"),
+    "Dataset": ("Набор данных", "Маҷмӯи маълумот"),
+    "Everything (ZIP with datapackage.json)": ("Всё (ZIP с datapackage.json)",
+                                              "Ҳама (ZIP бо datapackage.json)"),
+    "Format": ("Формат", "Формат"),
+    "Language of questions and labels": ("Язык вопросов и подписей",
+                                         "Забони саволҳо ва тамғаҳо"),
+    "Filters": ("Фильтры", "Филтрҳо"),
+    "From": ("С", "Аз"),
+    "To": ("По", "То"),
+    "Theme": ("Тема", "Мавзӯъ"),
+    "Severity": ("Серьёзность", "Вазнинӣ"),
+    "Standard (e.g. mandela:44)": ("Стандарт (напр. mandela:44)", "Стандарт (масалан mandela:44)"),
+    "Download": ("Скачать", "Боргирӣ"),
 }
 
 

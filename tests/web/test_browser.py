@@ -188,3 +188,28 @@ def test_coordinator_reviews_publishes_and_csrf_is_required(browser: Any,
     page.emulate_media(media="print")
     assert not page.locator("header.top").is_visible()  # the print stylesheet
     _shot(page, "report-print")
+
+
+def test_analyst_builds_an_export_that_opens(browser: Any, site: dict[str, Any]) -> None:
+    import csv
+    import io
+
+    page = _page(browser, site, "analyst")
+    page.click("nav a[href='/exports']")
+    page.select_option("#e-dataset", "findings")
+    page.select_option("#e-format", "csv")
+    page.fill("#e-std", "")
+    _shot(page, "exports")
+    with page.expect_download() as info:
+        page.click("form.export button[type=submit]")
+    download = info.value
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text("utf-8-sig"))))
+    with site["engine"].connect() as conn:  # one confirmed finding per published SIZO visit
+        published = conn.scalar(sa.text("select count(*) from visits where facility_id = :f "
+                                        "and published_at is not null"),
+                                {"f": str(site["h"].facility.id)})
+    assert len(rows) == published > 0
+    assert all("Overcrowding" in "".join(r.values()) for r in rows)
+    text = Path(download.path()).read_text("utf-8-sig")
+    for secret in (str(site["h"].users["mon_a"].id), "D-77", "Named the officer"):
+        assert secret not in text

@@ -103,6 +103,14 @@ class S3BlobStore:
         self.delete(src)
         return True
 
+    def copy_once(self, src: str, dst: str, *, lock_until: datetime | None = None) -> bool:
+        if self.exists(dst):
+            return False
+        self.client.copy_object(Bucket=self.bucket, Key=dst,
+                                CopySource={"Bucket": self.bucket, "Key": src}, **self._sse())
+        self._retain(dst, lock_until)
+        return True
+
     def write_once(self, key: str, data: bytes, *, lock_until: datetime | None = None) -> bool:
         if self.exists(key):
             return False

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 import sync
+from monitor_api import metrics
 from monitor_api.audit.service import record
 from monitor_api.auth import Principal
 from monitor_api.config import Settings
@@ -94,9 +95,11 @@ def pull_changes(session: Session, principal: Principal, *, settings: Settings,
                            full=parse_migration(migration),
                            hold_seconds=settings.sync_scope_hold_hours * 3600)
     try:
-        return sync.pull(session, registry(), actor_of(principal), req)
+        body = sync.pull(session, registry(), actor_of(principal), req)
     except sync.SyncError as exc:
         raise _map(exc) from None
+    metrics.count_pull(body)
+    return body
 
 
 def push_changes(session: Session, principal: Principal, *, settings: Settings,
@@ -117,7 +120,9 @@ def push_changes(session: Session, principal: Principal, *, settings: Settings,
             max_records=settings.sync_max_push_records, key=idempotency_key,
             request_hash=request_hash))
     except sync.SyncError as exc:
+        metrics.count_push(None, conflicts=len(exc.extra.get("conflicts") or ()))
         raise _map(exc) from None
+    metrics.count_push(result)
     record(session, "sync.push", target_type="device", target_id=principal.device_id,
            details={"applied": result.get("applied", {}),
                     "rejected": len(result.get("rejected", [])),

@@ -198,5 +198,4 @@ def metrics() -> Response:
     if not hmac.compare_digest(sent.encode(), token.encode()):
         return problem_response(401, detail="Send 'Authorization: Bearer <METRICS_TOKEN>'.")
     data = exposition(current_app.extensions["db_engine"])
-    return Response(data, mimetype=CONTENT_TYPE_LATEST.split(";")[0],
-                    headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return Response(data, content_type=CONTENT_TYPE_LATEST)

@@ -191,7 +191,7 @@ def test_openapi_document_is_served(client: Any) -> None:
 
 def _config_env_names() -> set[str]:
     source = (ROOT / "monitor_api" / "config.py").read_text()
-    return set(re.findall(r'(?:env\.get\(|_int\(env, |_bool\(env, )"([A-Z0-9_]+)"', source))
+    return set(re.findall(r'(?:env\.get\(|_(?:int|bool|cron|secret|listen)\(env, )"([A-Z0-9_]+)"', source))
 
 
 def test_env_example_lists_every_setting() -> None:
@@ -207,3 +207,56 @@ def test_env_example_lists_every_setting() -> None:
     # The example values are valid settings.
     settings = Settings.from_env({k: v for k, v in listed.items()})
     assert settings.session_idle_seconds == int(listed["SESSION_IDLE_SECONDS"])
+
+
+def test_metrics_are_not_public(make_app: Any, client: Any) -> None:
+    resp = client.get("/metrics")  # no METRICS_TOKEN: not served on the API's address
+    assert resp.status_code == 404
+    assert resp.headers["Content-Type"].startswith("application/problem+json")
+    assert "METRICS_TOKEN" in resp.get_json()["detail"]
+    app = make_app(metrics_token="t" * 32)
+    with app.test_client() as c:
+        assert c.get("/metrics").status_code == 401
+        assert c.get("/metrics", headers={"Authorization": "Bearer " + "u" * 32}
+                     ).status_code == 401
+        ok = c.get("/metrics", headers={"Authorization": "Bearer " + "t" * 32})
+        assert ok.status_code == 200
+        body = ok.get_data(as_text=True)
+        assert "monitor_sync_horizon_lag_xids" in body and "monitor_database_up 1.0" in body
+        assert 'monitor_http_request_duration_seconds_count{endpoint="metrics.metrics"' in body
+
+
+def test_sync_record_counters() -> None:
+    from prometheus_client import REGISTRY
+
+    from monitor_api import metrics
+
+    def value(direction: str, outcome: str) -> float:
+        return REGISTRY.get_sample_value("monitor_sync_records_total", {
+            "direction": direction, "outcome": outcome}) or 0.0
+
+    before = {k: value(*k) for k in (("pulled", "sent"), ("pulled", "deleted"),
+                                     ("pushed", "applied"), ("pushed", "rejected"),
+                                     ("pushed", "conflicting"))}
+    metrics.count_pull({"changes": {"visits": {"created": [{}], "updated": [{}, {}],
+                                               "deleted": ["x"]}}})
+    metrics.count_push({"applied": {"visits": {"created": 2, "updated": 1, "deleted": 1}},
+                        "rejected": [{"id": "a"}]})
+    metrics.count_push(None, conflicts=3)
+    after = {k: value(*k) for k in before}
+    assert {k: after[k] - before[k] for k in before} == {
+        ("pulled", "sent"): 3, ("pulled", "deleted"): 1, ("pushed", "applied"): 4,
+        ("pushed", "rejected"): 1, ("pushed", "conflicting"): 3}
+
+
+def test_metrics_settings_fail_fast() -> None:
+    from monitor_api.config import ConfigError
+
+    base = {"DATABASE_URL": "postgresql://x@y/z"}
+    with pytest.raises(ConfigError, match="METRICS_TOKEN"):
+        Settings.from_env({**base, "METRICS_TOKEN": "short"})
+    with pytest.raises(ConfigError, match="METRICS_LISTEN"):
+        Settings.from_env({**base, "METRICS_LISTEN": "9464"})
+    with pytest.raises(ConfigError, match="JOBS_PRUNE_SYNC_CRON"):
+        Settings.from_env({**base, "JOBS_PRUNE_SYNC_CRON": "daily"})
+    assert Settings.from_env({**base, "METRICS_LISTEN": "0.0.0.0:9464"}).metrics_listen

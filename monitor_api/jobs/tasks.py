@@ -38,13 +38,13 @@ def register(app: procrastinate.App, settings: Settings) -> None:
     @app.periodic(cron=settings.jobs_clean_uploads_cron)
     @app.task(name="uploads.clean", queue="maintenance", pass_context=True,
               queueing_lock="uploads.clean")
-    def clean_uploads(context: procrastinate.JobContext, timestamp: int) -> dict[str, int]:
+    def clean_uploads(context: procrastinate.JobContext, timestamp: int = 0) -> dict[str, int]:
         return run_clean_uploads(runtime_of(context))
 
     @app.periodic(cron=settings.jobs_prune_sync_cron)
     @app.task(name="sync.prune", queue="maintenance", pass_context=True,
               queueing_lock="sync.prune")
-    def prune_sync(context: procrastinate.JobContext, timestamp: int) -> dict[str, int]:
+    def prune_sync(context: procrastinate.JobContext, timestamp: int = 0) -> dict[str, int]:
         return run_prune_sync(runtime_of(context))
 
     # A worker that died (SIGKILL, lost machine) stops its heartbeat; its running jobs go
@@ -54,7 +54,7 @@ def register(app: procrastinate.App, settings: Settings) -> None:
     @app.periodic(cron=f"* * * * * */{every}")
     @app.task(name="jobs.retry_stalled", queue="maintenance", pass_context=True,
               queueing_lock="jobs.retry_stalled")
-    async def retry_stalled(context: procrastinate.JobContext, timestamp: int) -> int:
+    async def retry_stalled(context: procrastinate.JobContext, timestamp: int = 0) -> int:
         manager = context.app.job_manager
         stalled = list(await manager.get_stalled_jobs(
             seconds_since_heartbeat=settings.job_stalled_seconds))
@@ -66,7 +66,7 @@ def register(app: procrastinate.App, settings: Settings) -> None:
     @app.periodic(cron="41 4 * * *")
     @app.task(name="jobs.prune", queue="maintenance", pass_context=True,
               queueing_lock="jobs.prune")
-    async def prune_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
+    async def prune_jobs(context: procrastinate.JobContext, timestamp: int = 0) -> None:
         # Successful jobs are deleted when they finish; failed and cancelled ones stay for
         # the admins (GET /api/v1/jobs) this long.
         await context.app.job_manager.delete_old_jobs(

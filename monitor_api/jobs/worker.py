@@ -81,6 +81,9 @@ def worker_options(settings: Settings, runtime: Runtime, *, once: bool = False,
 
 def run(settings: Settings, *, once: bool = False, queues: list[str] | None = None) -> None:
     """Run a worker in this process (until SIGTERM/SIGINT, or until the queue is empty)."""
+    from monitor_api import logging as json_logging
+
+    json_logging.configure(settings.log_level)
     runtime = Runtime.build(settings)
     if settings.metrics_listen:
         serve_metrics(settings.metrics_listen, runtime)

@@ -191,7 +191,8 @@ def test_openapi_document_is_served(client: Any) -> None:
 
 def _config_env_names() -> set[str]:
     source = (ROOT / "monitor_api" / "config.py").read_text()
-    return set(re.findall(r'(?:env\.get\(|_(?:int|bool|cron|secret|listen)\(env, )"([A-Z0-9_]+)"', source))
+    readers = r"(?:env\.get\(|_(?:int|bool|cron|secret|listen)\(env, )"
+    return set(re.findall(readers + r'"([A-Z0-9_]+)"', source))
 
 
 def test_env_example_lists_every_setting() -> None:

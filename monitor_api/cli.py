@@ -196,6 +196,7 @@ _EXTRA: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int],
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `monitor-api` console script."""
+    import monitor_api.backup  # registers backup, restore
     import monitor_api.checklists.loader  # registers load-checklist and its seeder
     import monitor_api.jobs  # registers worker, jobs
     import monitor_api.models

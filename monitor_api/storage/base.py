@@ -138,5 +138,8 @@ class BlobStore(Protocol):
     def list_staged(self, older_than: datetime) -> Iterator[StagedItem]:
         """Everything under `staging/` last written before `older_than`."""
 
+    def list_keys(self, prefix: str) -> Iterator[tuple[str, int]]:
+        """(key, size) of every object under `prefix` (backups)."""
+
     def discard_staged(self, item: StagedItem) -> None:
         """Delete one staged object or abort one multipart upload."""

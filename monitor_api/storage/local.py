@@ -172,5 +172,13 @@ class LocalBlobStore:
             if modified < older_than:
                 yield StagedItem(entry.name, f"staging/{entry.name}", modified)
 
+    def list_keys(self, prefix: str) -> Iterator[tuple[str, int]]:
+        base = self._path(prefix.rstrip("/")) if prefix.strip("/") else self.root
+        if not base.is_dir():
+            return
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and not path.name.endswith(".tmp"):
+                yield path.relative_to(self.root).as_posix(), path.stat().st_size
+
     def discard_staged(self, item: StagedItem) -> None:
         self.delete_prefix(item.key)

@@ -303,6 +303,12 @@ class S3BlobStore:
                 if obj["LastModified"] < older_than:
                     yield StagedItem(_owner(obj["Key"]), obj["Key"], obj["LastModified"])
 
+    def list_keys(self, prefix: str) -> Iterator[tuple[str, int]]:
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                yield obj["Key"], int(obj["Size"])
+
     def discard_staged(self, item: StagedItem) -> None:
         if item.multipart_id is None:
             self.delete(item.key)

@@ -227,6 +227,12 @@ class World:
         self.ids["teams"].append(team.id)
         return team
 
+    def add_member(self, team: Any, user: Any) -> None:
+        from monitor_api.accounts.models import TeamMember
+
+        with self.factory.begin() as s:
+            s.add(TeamMember(team_id=team.id, user_id=user.id))
+
     def device(self, user: Any) -> tuple[uuid.UUID, str]:
         from monitor_api.accounts.devices import register_device
         from monitor_api.auth import Principal

@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                 "bearerAuth": {"type": "http", "scheme": "bearer"}}},
         },
     )
-    db.init_app(app, settings.database_url)
+    db.init_app(app, settings.database_url, settings.database_read_url)
     metrics.instrument_pool(app.extensions["db_engine"], "web")
     _init_blob_store(app, settings)
     api = ProblemApi(app)

@@ -261,3 +261,19 @@ def test_metrics_settings_fail_fast() -> None:
     with pytest.raises(ConfigError, match="JOBS_PRUNE_SYNC_CRON"):
         Settings.from_env({**base, "JOBS_PRUNE_SYNC_CRON": "daily"})
     assert Settings.from_env({**base, "METRICS_LISTEN": "0.0.0.0:9464"}).metrics_listen
+
+
+def test_read_heavy_endpoints_may_read_from_a_replica(make_app: Any, database_url: str) -> None:
+    from sqlalchemy import text
+
+    from monitor_api.db import get_read_session, get_session
+
+    plain = make_app()
+    with plain.test_request_context("/"):
+        assert get_read_session() is get_session()  # no replica: the request's own session
+    replica = make_app(database_read_url=database_url)
+    with replica.test_request_context("/"):
+        read, write = get_read_session(), get_session()
+        assert read is not write and read.get_bind() is not write.get_bind()
+        assert read.execute(text("select 1")).scalar() == 1
+    replica.extensions["db_read_sessionmaker"].kw["bind"].dispose()

@@ -277,3 +277,25 @@ def test_read_heavy_endpoints_may_read_from_a_replica(make_app: Any, database_ur
         assert read is not write and read.get_bind() is not write.get_bind()
         assert read.execute(text("select 1")).scalar() == 1
     replica.extensions["db_read_sessionmaker"].kw["bind"].dispose()
+
+
+def test_the_grafana_dashboard_reads_metrics_the_service_exports() -> None:
+    from monitor_api import metrics
+
+    exported = {"monitor_jobs", "monitor_jobs_oldest_waiting_seconds", "monitor_job_workers",
+                "monitor_database_up", "monitor_sync_horizon_lag_xids",
+                "monitor_sync_oldest_transaction_seconds"}  # read from PostgreSQL at scrape
+    source = (ROOT / "monitor_api" / "metrics.py").read_text()
+    for name in re.findall(r'^\w+ = (?:Counter|Histogram|Gauge)\(\s*"(\w+)"', source, re.M):
+        exported |= {name, f"{name}_total", f"{name}_bucket", f"{name}_count", f"{name}_sum"}
+    assert "monitor_http_request_duration_seconds_bucket" in exported and metrics.bp
+    dashboard = json.loads((ROOT / "deploy" / "grafana-dashboard.json").read_text())
+    used = {m for panel in dashboard["panels"] for target in panel["targets"]
+            for m in re.findall(r"\b(monitor_\w+)", target["expr"])}
+    assert len(dashboard["panels"]) >= 10 and used and used <= exported, used - exported
+    for needed in ("monitor_http_request_duration_seconds_bucket", "monitor_sync_records_total",
+                   "monitor_sync_horizon_lag_xids", "monitor_upload_bytes_total",
+                   "monitor_photo_verifications_total", "monitor_jobs",
+                   "monitor_job_failures_total", "monitor_jobs_oldest_waiting_seconds",
+                   "monitor_db_pool_checked_out"):
+        assert needed in used, needed

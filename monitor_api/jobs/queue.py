@@ -34,12 +34,14 @@ def defer(session: Session, task_name: str, *, queue: str = DEFAULT_QUEUE,
           **kwargs: Any) -> int | None:
     """Enqueue `task_name(**kwargs)` in the session's transaction; its id, or None when a
     job with the same `queueing_lock` is already waiting (it will do the same work)."""
-    # The session's own psycopg connection: the job commits or rolls back with the request.
-    driver = session.connection().connection.driver_connection
     job = types.JobToDefer(queue_name=queue, task_name=task_name, priority=priority,
                            lock=lock, queueing_lock=queueing_lock, args=kwargs,
                            scheduled_at=None)
+    # A queueing-lock conflict must not abort the request's transaction: a savepoint, which
+    # the session emits when its connection is next asked for (so: first).
     savepoint = session.begin_nested() if queueing_lock else None
+    # The session's own psycopg connection: the job commits or rolls back with the request.
+    driver = session.connection().connection.driver_connection
     try:
         rows = procrastinate.SyncPsycopgConnector().execute_query_all_with_connection(
             driver, query=sql.queries["defer_jobs"], jobs=[job])

@@ -49,17 +49,12 @@ def hand_over(session: Session, store: BlobStore, upload: Upload, digest: str | 
     upload.state = "processing"
     upload.staging = {"size": upload.length, "final_key": key, "digest": digest}
     session.flush()
-    # One job per upload; uploads of the same bytes take turns (procrastinate's lock), so
-    # the second one finds the blob filed by the first.
+    # One job per upload (this runs once: the upload leaves `open` under its advisory lock);
+    # uploads of the same bytes take turns (procrastinate's lock), so the second one finds
+    # the blob filed by the first.
     defer(session, TASK, queue="photos", upload_id=str(upload.id),
-          lock=f"blob:{upload.declared_sha256}", queueing_lock=f"verify:{upload.id}")
+          lock=f"blob:{upload.declared_sha256}")
     refresh_photo_status(session, upload.photo_id)
-
-
-def requeue(session: Session, upload: Upload) -> int | None:
-    """Enqueue the verification of a `processing` upload again (admin, after a restore)."""
-    return defer(session, TASK, queue="photos", upload_id=str(upload.id),
-                 lock=f"blob:{upload.declared_sha256}", queueing_lock=f"verify:{upload.id}")
 
 
 def verify_upload(rt: Runtime, upload_id: uuid.UUID, *, job: str = "job") -> str | None:

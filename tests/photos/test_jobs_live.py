@@ -62,25 +62,30 @@ def test_last_patch_hands_over_and_the_pull_shows_processing_then_verified(
 def test_worker_killed_mid_job_leaves_nothing_half_done(
         live: Any, world: Any, field: Any, job_worker: JobWorker, server_env: dict[str, str],
         tmp_path: Any, s3: Any) -> None:
-    data = images.jpeg(6000, 4000, pad=2 * 1024 * 1024)  # a decode that takes a while
-    sha = hashlib.sha256(data).hexdigest()
-    pid = world.photo(field.visit, data)
     job_worker.stop()
-    doomed = JobWorker(server_env, tmp_path / "doomed.log")
     try:
-        tus.upload(live.url, field.token, pid, data)
-        doomed.start()
-        _wait(lambda: world.scalar(
-            "select count(*) from procrastinate_jobs where status = 'doing' and "
-            "task_name = 'photos.verify'", settle=False) == 1, what="the job to start")
-        time.sleep(0.3)  # into the download and decode
-        doomed.kill()
-        assert world.scalar("select upload_status from photos where id = :i", settle=False,
-                            i=pid) == "processing", "the job finished before the kill"
+        for attempt in range(3):  # until the kill lands mid-job (a busy box may be fast…)
+            # 24 MP plus 24 MiB of trailing bytes: the job downloads and decodes a while.
+            data = images.jpeg(6000, 4000, pad=24 * 1024 * 1024)
+            pid = world.photo(field.visit, data)
+            tus.upload(live.url, field.token, pid, data)
+            doomed = JobWorker(server_env, tmp_path / f"doomed{attempt}.log").start()
+            try:
+                _wait(lambda: world.scalar(
+                    "select count(*) from procrastinate_jobs where status = 'doing' and "
+                    "task_name = 'photos.verify'", settle=False) == 1, what="the job to start")
+                time.sleep(0.3)  # into the download and decode
+            finally:
+                doomed.kill()
+            if world.scalar("select upload_status from photos where id = :i", settle=False,
+                            i=pid) == "processing":
+                break
+        else:
+            raise AssertionError("the job always finished before the kill")
+        sha = hashlib.sha256(data).hexdigest()
         assert world.scalar("select count(*) from blobs where sha256 = :s", settle=False,
                             s=sha) == 0
     finally:
-        doomed.kill()
         job_worker.start()
     world.settle()  # the stalled job was put back and run by the other worker
     assert world.scalar("select upload_status from photos where id = :i", i=pid) == "verified"

@@ -1,5 +1,5 @@
 # The README's two commands: `make run` and `make test`.
-.PHONY: run test lint bench clean-db
+.PHONY: run test lint bench lock clean-db
 
 run:
 	@bash scripts/run.sh
@@ -12,6 +12,9 @@ lint:
 
 bench:
 	@bash scripts/bench.sh
+
+lock:
+	@bash scripts/lock.sh
 
 clean-db:
 	@bash scripts/pg.sh stop

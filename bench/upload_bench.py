@@ -7,10 +7,13 @@ Starts moto's S3 server and monitor-api under gunicorn (2 workers x 4 threads) o
 database (`scripts/pg.sh recreate monitor_api_bench`, or BENCH_DATABASE_URL), uploads
 200 JPEGs of 3-5 MB and one 200 MB file through /api/v1/uploads, then the same bytes with
 boto3 `upload_fileobj`, and prints throughput, the ratio and the server's peak RSS
-(sampled every 20 ms) per phase: it must not grow with file size. The `png48` phase uploads
-8 distinct 48 MP (8000x6000) PNGs at once and reports every server process's RSS idle
-before, at its peak, and settled afterwards (target: all < 512 MiB, back within 50 MiB of
-idle). The last line is all figures as one JSON object.
+(sampled every 20 ms) per phase: it must not grow with file size. Verification runs in the
+job worker (`monitor-api worker`, 2 threads), started once the uploads are in: the
+`processing` phase is the time it takes to verify and derive everything queued, reported
+separately. The `png48` phase uploads 8 distinct 48 MP (8000x6000) PNGs at once and reports
+every server and worker process's RSS idle before, at its peak, and settled afterwards
+(target: all < 512 MiB, back within 50 MiB of idle). The last line is all figures as one
+JSON object.
 """
 
 from __future__ import annotations
@@ -86,12 +89,13 @@ class RssSampler(threading.Thread):
     def __init__(self, master: int) -> None:
         super().__init__(daemon=True)
         self.master, self.phase, self.peaks = master, "idle", {}
+        self.extra: list[int] = []  # the job worker, once started
         self.per_process: dict[str, dict[int, int]] = {}  # phase -> pid -> peak KiB
         self.stop_event = threading.Event()
 
     def run(self) -> None:
         while not self.stop_event.is_set():
-            rss = {p: rss_kib(p) for p in [self.master, *children(self.master)]}
+            rss = {p: rss_kib(p) for p in [self.master, *children(self.master), *self.extra]}
             worst = max((v for p, v in rss.items() if p != self.master), default=0)
             self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), worst)
             peaks = self.per_process.setdefault(self.phase, {})
@@ -101,7 +105,7 @@ class RssSampler(threading.Thread):
 
     def now(self) -> dict[int, int]:
         """Every server process's RSS (KiB) right now."""
-        return {p: rss_kib(p) for p in [self.master, *children(self.master)]}
+        return {p: rss_kib(p) for p in [self.master, *children(self.master), *self.extra]}
 
 
 def base_jpegs() -> list[bytes]:
@@ -160,22 +164,43 @@ def memory_phase(base: str, token: str, db_url: str, visit_id: Any, sampler: Rss
         list(pool.map(lambda x: tus_upload(base, token, x[0], x[1]),
                       zip(ids, files, strict=True)))
     seconds = time.monotonic() - start
+    wait_processed(db_url)  # the decodes run in the job worker
+    seconds_processed = time.monotonic() - start
     sampler.phase = "png48 after"
     time.sleep(10)  # let the workers settle
     after = sampler.now()
     peaks = sampler.per_process["png48"]
     master = sampler.master
-    rows = {("master" if pid == master else f"worker {pid}"): {
+    rows = {("master" if pid == master else "job worker" if pid in sampler.extra
+             else f"worker {pid}"): {
         "idle_mib": round(idle.get(pid, 0) / 1024), "peak_mib": round(peaks.get(pid, 0) / 1024),
         "after_mib": round(after.get(pid, 0) / 1024)} for pid in sorted(peaks)}
-    print(f"{count} x 48 MP PNG at once: {seconds:.1f}s; server RSS per process (MiB):")
+    print(f"{count} x 48 MP PNG at once: uploaded in {seconds:.1f}s, verified after "
+          f"{seconds_processed:.1f}s; RSS per process (MiB):")
     print(f"{'process':16s} {'idle':>6s} {'peak':>6s} {'after':>6s}")
     for name, row in rows.items():
         print(f"{name:16s} {row['idle_mib']:6d} {row['peak_mib']:6d} {row['after_mib']:6d}")
-    return {"count": count, "seconds": round(seconds, 1), "processes": rows,
+    return {"count": count, "seconds": round(seconds, 1),
+            "seconds_to_verified": round(seconds_processed, 1), "processes": rows,
             "max_peak_mib": max(r["peak_mib"] for r in rows.values()),
             "max_after_minus_idle_mib": max(r["after_mib"] - r["idle_mib"]
                                             for r in rows.values())}
+
+
+def wait_processed(db_url: str, timeout: float = 3600) -> None:
+    """Until no upload waits for its verification job."""
+    engine = create_engine(db_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as c:
+                if not c.execute(text("select count(*) from uploads "
+                                      "where state = 'processing'")).scalar():
+                    return
+            time.sleep(0.1)
+        raise SystemExit("the job worker did not finish in time")
+    finally:
+        engine.dispose()
 
 
 def small_jpeg() -> bytes:
@@ -304,6 +329,15 @@ def main() -> int:
 
         sampler = RssSampler(procs[-1].pid)
         sampler.start()
+        worker: list[subprocess.Popen[bytes]] = []
+
+        def start_worker() -> None:
+            if not worker:
+                worker.append(subprocess.Popen(
+                    [sys.executable, "-m", "monitor_api.cli", "worker"], cwd=ROOT,
+                    env={**env, "JOB_CONCURRENCY": "2"}, start_new_session=True))
+                procs.append(worker[0])
+                sampler.extra.append(worker[0].pid)
         time.sleep(0.5)
         results: dict[str, tuple[int, float]] = {}
         report: dict[str, Any] = {"bench": "upload"}
@@ -350,12 +384,27 @@ def main() -> int:
                     s3_rate = results[f"boto3 {kind}"][0] / results[f"boto3 {kind}"][1]
                     print(f"ratio tus/boto3 ({kind}): {tus_rate / s3_rate:.2f}")
                     report[f"ratio tus/boto3 ({kind})"] = round(tus_rate / s3_rate, 2)
+            # Verification, reported apart: the worker drains what the uploads queued.
+            sampler.phase = "processing"
+            start = time.monotonic()
+            start_worker()
+            wait_processed(db_url)
+            secs = time.monotonic() - start
+            done = len(photos) * ("photos" in phases) + ("big" in phases)
+            mib = (sum(map(len, photos)) * ("photos" in phases)
+                   + len(big) * ("big" in phases)) / MiB
+            print(f"processing (job worker, 2 threads): {done} uploads, {mib:.0f} MiB in "
+                  f"{secs:.1f}s: {done / secs:.1f} photos/s, {mib / secs:.1f} MiB/s")
+            report["processing"] = {"uploads": done, "mib": round(mib), "seconds": round(
+                secs, 1), "photos_per_second": round(done / secs, 2)}
+            sampler.phase = "idle"
             peaks = {k: round(v / 1024) for k, v in sampler.peaks.items()
                      if v and not k.startswith("boto3")}
             print("server worker peak RSS (MiB): " + ", ".join(
                 f"{k} {v}" for k, v in peaks.items()))
             report["worker_peak_rss_mib"] = peaks
         if "png48" in phases:
+            start_worker()
             warm = [unique(small_jpeg()) for _ in range(4)]  # both workers have served
             for pid, data in zip(insert_photos(db_url, visit_id, warm), warm, strict=True):
                 tus_upload(base, token, pid, data)

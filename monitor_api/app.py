@@ -13,7 +13,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from monitor_api import db, errors, inputs, jsonsafe
+from monitor_api import db, errors, inputs, jsonsafe, metrics
 from monitor_api import logging as json_logging
 from monitor_api.audit import service as audit
 from monitor_api.config import Settings
@@ -72,7 +72,8 @@ def create_app(settings: Settings | None = None) -> Flask:
                 "bearerAuth": {"type": "http", "scheme": "bearer"}}},
         },
     )
-    db.init_app(app, settings.database_url)
+    db.init_app(app, settings.database_url, settings.database_read_url)
+    metrics.instrument_pool(app.extensions["db_engine"], "web")
     _init_blob_store(app, settings)
     api = ProblemApi(app)
     _register_blueprints(app, api)
@@ -104,8 +105,11 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from monitor_api.facilities.routes import blp as facilities_blp
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(docs_bp)
-    for blp in (accounts_blp, facilities_blp, audit_blp):
+    from monitor_api.jobs.routes import blp as jobs_blp  # admins: failed background jobs
+
+    for blp in (accounts_blp, facilities_blp, audit_blp, jobs_blp):
         api.register_blueprint(blp)
     # Coordinator API: templates, visits, findings, recommendations, restricted records.
     from monitor_api.checklists.routes import blp as checklists_blp
@@ -213,6 +217,7 @@ def _request_hooks(app: Flask, contract: inputs.QueryContract) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Cache-Control", "no-store")
         elapsed = time.monotonic() - g.get("started", time.monotonic())
+        metrics.observe_request(request.endpoint, request.method, response.status_code, elapsed)
         log.info("request", extra={**_access_fields(response),
                                    "duration_ms": round(elapsed * 1000, 1)})
         return response

@@ -197,8 +197,10 @@ _EXTRA: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int],
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `monitor-api` console script."""
+    import monitor_api.backup  # registers backup, restore
     import monitor_api.checklists.loader  # registers load-checklist and its seeder
     import monitor_api.exports  # registers export
+    import monitor_api.jobs  # registers worker, jobs
     import monitor_api.models
     import monitor_api.sync_api  # registers prune-sync  # noqa: F401
 

@@ -36,19 +36,44 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be a boolean, got {raw!r}")
 
 
-def _secret(name: str, raw: str | None, minimum: int) -> str | None:
-    raw = raw or None
-    if raw is not None and len(raw) < minimum:
-        raise ConfigError(f"{name} must be at least {minimum} characters "
-                          "(e.g. the output of `openssl rand -hex 32`)")
-    return raw
-
-
 def _licence(raw: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.+-]{0,63}", raw):
         raise ConfigError(f"EXPORT_LICENCE must be a licence identifier such as CC-BY-4.0, "
                           f"got {raw!r}")
     return raw
+
+
+def _pg_url(url: str, name: str) -> str:
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if not url.startswith("postgresql+psycopg://"):
+        raise ConfigError(f"{name} must be a PostgreSQL URL")
+    return url
+
+
+def _cron(env: Mapping[str, str], name: str, default: str) -> str:
+    value = (env.get(name) or default).strip()
+    if len(value.split()) not in (5, 6):
+        raise ConfigError(f"{name} must be a cron expression of 5 (or 6) fields, got {value!r}")
+    return value
+
+
+def _secret(env: Mapping[str, str], name: str, minimum: int = 16) -> str | None:
+    value = env.get(name) or None
+    if value is not None and len(value) < minimum:
+        raise ConfigError(f"{name} must be at least {minimum} characters "
+                          "(e.g. the output of `openssl rand -hex 32`)")
+    return value
+
+
+def _listen(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name) or None
+    if value is None:
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{name} must be HOST:PORT, got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -95,6 +120,14 @@ class Settings:
     export_pseudonym_key: str | None = field(default=None, repr=False)
     export_licence: str = "CC-BY-4.0"
     export_attribution: str | None = None
+    job_concurrency: int = 2
+    job_stalled_seconds: int = 60
+    job_retention_days: int = 30
+    jobs_clean_uploads_cron: str = "7 * * * *"
+    jobs_prune_sync_cron: str = "23 3 * * *"
+    metrics_token: str | None = None
+    metrics_listen: str | None = None
+    database_read_url: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -104,10 +137,7 @@ class Settings:
         url = env.get("DATABASE_URL", "")
         if not url:
             raise ConfigError("DATABASE_URL is required (make run provisions one when unset)")
-        if url.startswith("postgresql://") or url.startswith("postgres://"):
-            url = "postgresql+psycopg://" + url.split("://", 1)[1]
-        if not url.startswith("postgresql+psycopg://"):
-            raise ConfigError("DATABASE_URL must be a PostgreSQL URL")
+        url = _pg_url(url, "DATABASE_URL")
         level = env.get("LOG_LEVEL", "INFO").upper()
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
@@ -147,10 +177,18 @@ class Settings:
             web_tile_url=env.get("WEB_TILE_URL") or "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
             web_tile_attribution=env.get("WEB_TILE_ATTRIBUTION") or "© OpenStreetMap contributors",
             state_dir=env.get("MONITOR_STATE_DIR") or "var",
-            export_pseudonym_key=_secret("EXPORT_PSEUDONYM_KEY", env.get("EXPORT_PSEUDONYM_KEY"),
-                                         minimum=32),
+            export_pseudonym_key=_secret(env, "EXPORT_PSEUDONYM_KEY", minimum=32),
             export_licence=_licence(env.get("EXPORT_LICENCE") or "CC-BY-4.0"),
             export_attribution=env.get("EXPORT_ATTRIBUTION") or None,
+            job_concurrency=_int(env, "JOB_CONCURRENCY", 2, minimum=1),
+            job_stalled_seconds=_int(env, "JOB_STALLED_SECONDS", 60, minimum=2),
+            job_retention_days=_int(env, "JOB_RETENTION_DAYS", 30, minimum=1),
+            jobs_clean_uploads_cron=_cron(env, "JOBS_CLEAN_UPLOADS_CRON", "7 * * * *"),
+            jobs_prune_sync_cron=_cron(env, "JOBS_PRUNE_SYNC_CRON", "23 3 * * *"),
+            metrics_token=_secret(env, "METRICS_TOKEN"),
+            metrics_listen=_listen(env, "METRICS_LISTEN"),
+            database_read_url=_pg_url(env.get("DATABASE_READ_URL") or "", "DATABASE_READ_URL")
+            if env.get("DATABASE_READ_URL") else None,
         )
         if settings.sync_schema_min > settings.sync_schema_max:
             raise ConfigError("SYNC_SCHEMA_MIN must not exceed SYNC_SCHEMA_MAX")

@@ -58,11 +58,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     )
 
 
-def init_app(app: Flask, url: str) -> None:
-    """Attach an engine and a session factory to the app; sessions live for one request."""
+def init_app(app: Flask, url: str, read_url: str | None = None) -> None:
+    """Attach an engine and a session factory to the app; sessions live for one request.
+    With `read_url` (DATABASE_READ_URL, a replica), read-heavy endpoints may read there."""
     engine = make_engine(url)
     app.extensions["db_engine"] = engine
     app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    if read_url:
+        app.extensions["db_read_sessionmaker"] = sessionmaker(
+            make_engine(read_url), expire_on_commit=False)
     app.teardown_appcontext(_close_session)
 
 
@@ -108,12 +112,28 @@ def retrying(session: Session, work: Callable[[], T], attempts: int = 4) -> T:
     raise AssertionError("unreachable")
 
 
+def get_read_session() -> Session:
+    """A session for read-only work that may lag a little (histories, exports): on the
+    replica when DATABASE_READ_URL is set, else the request's own session. Never for
+    authentication, sync or anything that writes."""
+    factory = current_app.extensions.get("db_read_sessionmaker")
+    if factory is None:
+        return get_session()
+    if "db_read_session" not in g:
+        g.db_read_session = factory()
+    return g.db_read_session
+
+
 def new_session() -> Session:
     """A session independent of the request's (for records that must outlive its rollback)."""
     return current_app.extensions["db_sessionmaker"]()
 
 
 def _close_session(exc: BaseException | None) -> None:
+    replica: Session | None = g.pop("db_read_session", None)
+    if replica is not None:
+        replica.rollback()
+        replica.close()
     session: Session | None = g.pop("db_session", None)
     if session is not None:
         if exc is not None or session.in_transaction():

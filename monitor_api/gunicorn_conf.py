@@ -32,3 +32,11 @@ accesslog = None  # the app logs every request as JSON with its request id
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 limit_request_field_size = 16384
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A worker process ended: its live gauges leave the multiprocess metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

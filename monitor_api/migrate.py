@@ -10,10 +10,21 @@ from alembic.config import Config
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _root() -> Path:
+    """The checkout (editable install), else the working directory (the image's /app, where
+    alembic.ini and migrations/ sit beside the installed wheel)."""
+    for candidate in (ROOT, Path.cwd()):
+        if (candidate / "alembic.ini").is_file():
+            return candidate
+    raise FileNotFoundError("alembic.ini not found next to the package or in the working "
+                            "directory; run from the project (or the image's /app)")
+
+
 def alembic_config(url: str | None = None) -> Config:
     """Alembic config pointing at the project's migrations."""
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    root = _root()
+    cfg = Config(str(root / "alembic.ini"))
+    cfg.set_main_option("script_location", str(root / "migrations"))
     if url:
         cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Serve monitor-api as `make run` does (README "Serving"): nginx on HOST:PORT in front of two
-# gunicorn pools on unix sockets, the API and the tus uploads. Needs DATABASE_URL, a migrated
+# gunicorn pools on unix sockets, the API and the tus uploads, and the job worker beside them
+# (photo verification, schedules: README "Background jobs"). Needs DATABASE_URL, a migrated
 # database and the virtual environment (scripts/run.sh prepares all three). When any of the
-# three processes stops, the others are stopped too.
+# four processes stops, the others are stopped too. NO_WORKER=1 leaves the worker out (when
+# workers run elsewhere).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/front.sh install
@@ -41,6 +43,11 @@ export TRUSTED_PROXIES=$(( ${TRUSTED_PROXIES:-0} + 1 ))
 .venv/bin/python -m monitor_api.serving nginx-conf "$RUN_DIR" > "$RUN_DIR/nginx.conf"
 "$NGINX" -t -q -p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e stderr -g 'daemon off;'
 
+# Prometheus counters of every process of this machine, added up at /metrics (README
+# "Metrics"); emptied at each start.
+export PROMETHEUS_MULTIPROC_DIR="$RUN_DIR/metrics"
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+
 for pool in api uploads; do
   MONITOR_POOL=$pool GUNICORN_BIND="unix:$RUN_DIR/$pool.sock" \
     GUNICORN_CONTROL_SOCKET="$RUN_DIR/$pool.ctl" \
@@ -49,4 +56,8 @@ for pool in api uploads; do
 done
 "$NGINX" -p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e stderr -g 'daemon off;' &
 pids+=($!)
+if [ "${NO_WORKER:-0}" != 1 ]; then
+  .venv/bin/monitor-api worker &
+  pids+=($!)
+fi
 wait -n

@@ -47,11 +47,13 @@ def tokens(db: Session, settings: Settings) -> dict[str, str]:
 
 
 def _url(path: str, params: list[dict[str, Any]]) -> str:
-    """The path with every {param} filled: a UUID, or the first value of its enum."""
+    """The path with every {param} filled: a UUID, 1, or the first value of its enum."""
     def value(match: re.Match[str]) -> str:
         schema = next((p.get("schema", {}) for p in params if p.get("name") == match[1]), {})
         if "enum" in schema:
             return str(schema["enum"][0])
+        if schema.get("type") == "integer":
+            return "1"
         return str(uuid.uuid4()) if schema.get("format") == "uuid" else "visits"
     return re.sub(r"\{(\w+)\}", value, path)
 

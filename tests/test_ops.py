@@ -191,7 +191,8 @@ def test_openapi_document_is_served(client: Any) -> None:
 
 def _config_env_names() -> set[str]:
     source = (ROOT / "monitor_api" / "config.py").read_text()
-    return set(re.findall(r'(?:env\.get\(|_int\(env, |_bool\(env, )"([A-Z0-9_]+)"', source))
+    readers = r"(?:env\.get\(|_(?:int|bool|cron|secret|listen)\(env, )"
+    return set(re.findall(readers + r'"([A-Z0-9_]+)"', source))
 
 
 def test_env_example_lists_every_setting() -> None:
@@ -207,3 +208,94 @@ def test_env_example_lists_every_setting() -> None:
     # The example values are valid settings.
     settings = Settings.from_env({k: v for k, v in listed.items()})
     assert settings.session_idle_seconds == int(listed["SESSION_IDLE_SECONDS"])
+
+
+def test_metrics_are_not_public(make_app: Any, client: Any) -> None:
+    resp = client.get("/metrics")  # no METRICS_TOKEN: not served on the API's address
+    assert resp.status_code == 404
+    assert resp.headers["Content-Type"].startswith("application/problem+json")
+    assert "METRICS_TOKEN" in resp.get_json()["detail"]
+    app = make_app(metrics_token="t" * 32)
+    with app.test_client() as c:
+        assert c.get("/metrics").status_code == 401
+        assert c.get("/metrics", headers={"Authorization": "Bearer " + "u" * 32}
+                     ).status_code == 401
+        ok = c.get("/metrics", headers={"Authorization": "Bearer " + "t" * 32})
+        assert ok.status_code == 200
+        body = ok.get_data(as_text=True)
+        assert "monitor_sync_horizon_lag_xids" in body and "monitor_database_up 1.0" in body
+        assert 'monitor_http_request_duration_seconds_count{endpoint="metrics.metrics"' in body
+
+
+def test_sync_record_counters() -> None:
+    from prometheus_client import REGISTRY
+
+    from monitor_api import metrics
+
+    def value(direction: str, outcome: str) -> float:
+        return REGISTRY.get_sample_value("monitor_sync_records_total", {
+            "direction": direction, "outcome": outcome}) or 0.0
+
+    before = {k: value(*k) for k in (("pulled", "sent"), ("pulled", "deleted"),
+                                     ("pushed", "applied"), ("pushed", "rejected"),
+                                     ("pushed", "conflicting"))}
+    metrics.count_pull({"changes": {"visits": {"created": [{}], "updated": [{}, {}],
+                                               "deleted": ["x"]}}})
+    metrics.count_push({"applied": {"visits": {"created": 2, "updated": 1, "deleted": 1}},
+                        "rejected": [{"id": "a"}]})
+    metrics.count_push(None, conflicts=3)
+    after = {k: value(*k) for k in before}
+    assert {k: after[k] - before[k] for k in before} == {
+        ("pulled", "sent"): 3, ("pulled", "deleted"): 1, ("pushed", "applied"): 4,
+        ("pushed", "rejected"): 1, ("pushed", "conflicting"): 3}
+
+
+def test_metrics_settings_fail_fast() -> None:
+    from monitor_api.config import ConfigError
+
+    base = {"DATABASE_URL": "postgresql://x@y/z"}
+    with pytest.raises(ConfigError, match="METRICS_TOKEN"):
+        Settings.from_env({**base, "METRICS_TOKEN": "short"})
+    with pytest.raises(ConfigError, match="METRICS_LISTEN"):
+        Settings.from_env({**base, "METRICS_LISTEN": "9464"})
+    with pytest.raises(ConfigError, match="JOBS_PRUNE_SYNC_CRON"):
+        Settings.from_env({**base, "JOBS_PRUNE_SYNC_CRON": "daily"})
+    assert Settings.from_env({**base, "METRICS_LISTEN": "0.0.0.0:9464"}).metrics_listen
+
+
+def test_read_heavy_endpoints_may_read_from_a_replica(make_app: Any, database_url: str) -> None:
+    from sqlalchemy import text
+
+    from monitor_api.db import get_read_session, get_session
+
+    plain = make_app()
+    with plain.test_request_context("/"):
+        assert get_read_session() is get_session()  # no replica: the request's own session
+    replica = make_app(database_read_url=database_url)
+    with replica.test_request_context("/"):
+        read, write = get_read_session(), get_session()
+        assert read is not write and read.get_bind() is not write.get_bind()
+        assert read.execute(text("select 1")).scalar() == 1
+    replica.extensions["db_read_sessionmaker"].kw["bind"].dispose()
+
+
+def test_the_grafana_dashboard_reads_metrics_the_service_exports() -> None:
+    from monitor_api import metrics
+
+    exported = {"monitor_jobs", "monitor_jobs_oldest_waiting_seconds", "monitor_job_workers",
+                "monitor_database_up", "monitor_sync_horizon_lag_xids",
+                "monitor_sync_oldest_transaction_seconds"}  # read from PostgreSQL at scrape
+    source = (ROOT / "monitor_api" / "metrics.py").read_text()
+    for name in re.findall(r'^\w+ = (?:Counter|Histogram|Gauge)\(\s*"(\w+)"', source, re.M):
+        exported |= {name, f"{name}_total", f"{name}_bucket", f"{name}_count", f"{name}_sum"}
+    assert "monitor_http_request_duration_seconds_bucket" in exported and metrics.bp
+    dashboard = json.loads((ROOT / "deploy" / "grafana-dashboard.json").read_text())
+    used = {m for panel in dashboard["panels"] for target in panel["targets"]
+            for m in re.findall(r"\b(monitor_\w+)", target["expr"])}
+    assert len(dashboard["panels"]) >= 10 and used and used <= exported, used - exported
+    for needed in ("monitor_http_request_duration_seconds_bucket", "monitor_sync_records_total",
+                   "monitor_sync_horizon_lag_xids", "monitor_upload_bytes_total",
+                   "monitor_photo_verifications_total", "monitor_jobs",
+                   "monitor_job_failures_total", "monitor_jobs_oldest_waiting_seconds",
+                   "monitor_db_pool_checked_out"):
+        assert needed in used, needed

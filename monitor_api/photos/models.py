@@ -14,7 +14,7 @@ from monitor_api.db import Base
 from monitor_api.synced import SyncColumns, enum_check
 
 CONSENTS = ("not_needed", "obtained")
-UPLOAD_STATUSES = ("pending", "verified", "hash_mismatch", "rejected")
+UPLOAD_STATUSES = ("pending", "processing", "verified", "hash_mismatch", "rejected")
 
 
 class Photo(SyncColumns, Base):

@@ -1,8 +1,7 @@
-"""Photo bytes: completing an upload (hash, format, EXIF, derivatives) and authorised access."""
+"""Photo bytes: filing verified bytes (format, EXIF, derivatives) and authorised access."""
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from monitor_api.errors import Conflict, Forbidden, NotFound
 from monitor_api.photos import custody
 from monitor_api.photos.models import Photo
 from monitor_api.photos.processing import Inspection, inspect, sniff
-from monitor_api.storage import BlobStore, StagingState, original_key
+from monitor_api.storage import BlobStore, original_key
 from monitor_api.uploads.models import Blob, Derivative, Upload
 from monitor_api.visits.models import Visit
 
@@ -29,72 +28,26 @@ VARIANTS = ("original", "display", "thumbnail")
 PARTNER_VARIANTS = ("display", "thumbnail")
 
 
-def finish_upload(session: Session, store: BlobStore, settings: Settings, upload: Upload,
-                  digest: str | None, state: StagingState | None = None) -> None:
-    """All bytes are staged: verify the hash, file the bytes, inspect them, join the photo."""
-    state = state or StagingState.from_json(upload.staging)
-    data = state.final_bytes  # a small file that arrived whole in one request: kept in memory
-    key = None if data is not None else store.stage_finish(str(upload.id), state)
-    if digest is None:  # the hash state was not in this process: read the bytes back
-        hasher = hashlib.sha256()
-        for chunk in ([data] if data is not None else store.iter_bytes(str(key))):
-            hasher.update(chunk)
-        digest = hasher.hexdigest()
-    filed = None
-    if digest == upload.declared_sha256 and not _blob_known(session, digest):
-        # Decode before the session writes anything: no transaction is open while the photo
-        # waits for the decode budget and decodes.
-        filed = file_blob(store, settings, digest, key=key, data=data)
-    upload.actual_sha256, upload.state, upload.completed_at = digest, "complete", utcnow()
-    if digest != upload.declared_sha256:
-        upload.quarantine_key = f"quarantine/uploads/{upload.id}"
-        _file(store, upload.quarantine_key, key=key, data=data)
-        upload.outcome = "hash_mismatch"
-        upload.reason = f"The bytes hash to {digest}, not the declared {upload.declared_sha256}."
-        custody.log(session, upload.photo_id, "hash_mismatch", upload_id=upload.id,
-                    sha256=digest, details={"declared": upload.declared_sha256,
-                                            "quarantine_key": upload.quarantine_key})
-    else:
-        blob = session.get(Blob, digest)
-        if filed is not None or blob is None:
-            filed = filed or file_blob(store, settings, digest, key=key, data=data)
-            blob = record_blob(session, filed, digest, upload.length)
-        elif key is not None:
-            store.delete(key)  # identical bytes are already filed
-        # This upload carried its own bytes: never say whether they were stored before (that
-        # would tell a device which photos the server holds).
-        _record_outcome(session, upload, blob, reused=False)
-    store.stage_abort(str(upload.id), state)  # staging leftovers (tails, parts)
-    upload.staging = {}
-    session.flush()
-    refresh_photo_status(session, upload.photo_id)
-
-
-def _blob_known(session: Session, digest: str) -> bool:
-    """Whether these bytes are filed already, read on a short session of its own."""
-    with Session(session.get_bind()) as probe:
-        return probe.get(Blob, digest) is not None
-
-
 def _file(store: BlobStore, dest: str, *, key: str | None, data: bytes | None,
           lock_until: datetime | None = None) -> None:
-    """Put the bytes at `dest` (write once), from a staged object or from memory."""
+    """Put the bytes at `dest` (write once), from a staged object (copied: the staged one
+    goes only once the outcome is committed) or from memory."""
     if data is not None:
         store.write_once(dest, data, lock_until=lock_until)
     else:
-        store.promote(str(key), dest, lock_until=lock_until)
+        store.copy_once(str(key), dest, lock_until=lock_until)
 
 
 def complete_from_existing(session: Session, upload: Upload, blob: Blob) -> None:
     """Dedupe (bytes the uploader already proved it holds): the upload is complete at once."""
     upload.offset, upload.state, upload.completed_at = upload.length, "complete", utcnow()
     upload.actual_sha256, upload.deduplicated = blob.sha256, True
-    _record_outcome(session, upload, blob, reused=True)
+    record_outcome(session, upload, blob, reused=True)
     session.flush()
     refresh_photo_status(session, upload.photo_id)
 
 
-def _record_outcome(session: Session, upload: Upload, blob: Blob, *, reused: bool) -> None:
+def record_outcome(session: Session, upload: Upload, blob: Blob, *, reused: bool) -> None:
     upload.outcome = "verified" if blob.status == "ok" else "rejected"
     upload.reason = blob.reason
     details: dict[str, Any] = {"storage_key": blob.storage_key, "deduplicated": reused}

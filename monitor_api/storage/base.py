@@ -107,6 +107,9 @@ class BlobStore(Protocol):
     def write_once(self, key: str, data: bytes, *, lock_until: datetime | None = None) -> bool:
         """Store `data` under `key` unless it exists (write once); False when it did."""
 
+    def copy_once(self, src: str, dst: str, *, lock_until: datetime | None = None) -> bool:
+        """Copy `src` to `dst` unless `dst` exists (write once; `src` stays); False if it did."""
+
     def delete(self, key: str) -> None:
         """Delete `key` (missing is fine)."""
 
@@ -134,6 +137,9 @@ class BlobStore(Protocol):
 
     def list_staged(self, older_than: datetime) -> Iterator[StagedItem]:
         """Everything under `staging/` last written before `older_than`."""
+
+    def list_keys(self, prefix: str) -> Iterator[tuple[str, int]]:
+        """(key, size) of every object under `prefix` (backups)."""
 
     def discard_staged(self, item: StagedItem) -> None:
         """Delete one staged object or abort one multipart upload."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,6 +76,21 @@ class LocalBlobStore:
         os.replace(self._path(src), target)
         if lock_until is not None:
             target.chmod(0o444)  # the local store's modest version of write-once
+        return True
+
+    def copy_once(self, src: str, dst: str, *, lock_until: datetime | None = None) -> bool:
+        target = self._path(dst)
+        if target.exists():
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.tmp")
+        try:  # a second name for the staged file (same volume), else a copy of its bytes
+            os.link(self._path(src), tmp)
+        except OSError:
+            shutil.copyfile(self._path(src), tmp)
+        os.replace(tmp, target)
+        if lock_until is not None:
+            target.chmod(0o444)
         return True
 
     def write_once(self, key: str, data: bytes, *, lock_until: datetime | None = None) -> bool:
@@ -155,6 +171,14 @@ class LocalBlobStore:
             modified = datetime.fromtimestamp(newest, UTC)
             if modified < older_than:
                 yield StagedItem(entry.name, f"staging/{entry.name}", modified)
+
+    def list_keys(self, prefix: str) -> Iterator[tuple[str, int]]:
+        base = self._path(prefix.rstrip("/")) if prefix.strip("/") else self.root
+        if not base.is_dir():
+            return
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and not path.name.endswith(".tmp"):
+                yield path.relative_to(self.root).as_posix(), path.stat().st_size
 
     def discard_staged(self, item: StagedItem) -> None:
         self.delete_prefix(item.key)

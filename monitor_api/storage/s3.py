@@ -103,6 +103,14 @@ class S3BlobStore:
         self.delete(src)
         return True
 
+    def copy_once(self, src: str, dst: str, *, lock_until: datetime | None = None) -> bool:
+        if self.exists(dst):
+            return False
+        self.client.copy_object(Bucket=self.bucket, Key=dst,
+                                CopySource={"Bucket": self.bucket, "Key": src}, **self._sse())
+        self._retain(dst, lock_until)
+        return True
+
     def write_once(self, key: str, data: bytes, *, lock_until: datetime | None = None) -> bool:
         if self.exists(key):
             return False
@@ -294,6 +302,12 @@ class S3BlobStore:
             for obj in page.get("Contents", []):
                 if obj["LastModified"] < older_than:
                     yield StagedItem(_owner(obj["Key"]), obj["Key"], obj["LastModified"])
+
+    def list_keys(self, prefix: str) -> Iterator[tuple[str, int]]:
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                yield obj["Key"], int(obj["Size"])
 
     def discard_staged(self, item: StagedItem) -> None:
         if item.multipart_id is None:

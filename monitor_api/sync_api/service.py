@@ -8,8 +8,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 import sync
+from monitor_api import metrics
 from monitor_api.audit.service import record
 from monitor_api.auth import Principal
+from monitor_api.backup import cursors
 from monitor_api.config import Settings
 from monitor_api.db import retrying
 from monitor_api.errors import ApiError, ValidationFailed
@@ -90,13 +92,18 @@ def pull_changes(session: Session, principal: Principal, *, settings: Settings,
                  migration: str | None) -> dict[str, Any]:
     """One pull page for the device's user."""
     check_schema_version(schema_version, settings)
-    req = sync.PullRequest(cursor=parse_cursor(last_pulled_at), limit=settings.sync_page_records,
+    # A cursor of an older restore generation stands for 0: the replacement strategy.
+    cursor = cursors.to_internal(session, parse_cursor(last_pulled_at))
+    req = sync.PullRequest(cursor=cursor, limit=settings.sync_page_records,
                            full=parse_migration(migration),
                            hold_seconds=settings.sync_scope_hold_hours * 3600)
     try:
-        return sync.pull(session, registry(), actor_of(principal), req)
+        body = sync.pull(session, registry(), actor_of(principal), req)
     except sync.SyncError as exc:
         raise _map(exc) from None
+    metrics.count_pull(body)
+    body["timestamp"] = cursors.to_wire(session, body["timestamp"])
+    return body
 
 
 def push_changes(session: Session, principal: Principal, *, settings: Settings,
@@ -113,11 +120,14 @@ def push_changes(session: Session, principal: Principal, *, settings: Settings,
         # Concurrent pushes lock rows in one order, but a deadlock with another writer
         # (REST, review) is still possible: the push is run again (a savepoint), not lost.
         result = retrying(session, lambda: sync.push(
-            session, registry(), actor_of(principal), changes, cursor=cursor,
+            session, registry(), actor_of(principal), changes,
+            cursor=cursors.to_internal(session, cursor),
             max_records=settings.sync_max_push_records, key=idempotency_key,
             request_hash=request_hash))
     except sync.SyncError as exc:
+        metrics.count_push(None, conflicts=len(exc.extra.get("conflicts") or ()))
         raise _map(exc) from None
+    metrics.count_push(result)
     record(session, "sync.push", target_type="device", target_id=principal.device_id,
            details={"applied": result.get("applied", {}),
                     "rejected": len(result.get("rejected", [])),

@@ -2,9 +2,10 @@
 
 Expiring frees what each row records. The sweep then lists the store itself (S3 multipart
 uploads and objects under `staging/`, or the local staging directories) and removes what
-belongs to no open upload: bytes of finished, terminated, expired or unknown uploads that a
-crash, a lost race or an older server version left behind. Bytes of an open upload are never
-touched, and nothing younger than `min_age` is, so a request still writing is safe.
+belongs to no open or processing upload: bytes of finished, terminated, expired or unknown
+uploads that a crash, a lost race or an older server version left behind. Bytes of an open
+upload, or of one waiting for its verification job, are never touched, and nothing younger
+than `min_age` is, so a request still writing is safe.
 """
 
 from __future__ import annotations
@@ -61,8 +62,11 @@ def sweep_staging(session: Session, store: BlobStore, *, min_age: timedelta,
     items = store.list_staged(utcnow() - min_age)
     while chunk := list(itertools.islice(items, batch)):
         ids = {_as_uuid(item.upload_id) for item in chunk} - {None}
+        # An upload waiting for its verification job keeps its staged bytes, however long
+        # the queue is.
+        live = Upload.state.in_(("open", "processing"))
         open_ids = {str(i) for i in session.scalars(
-            select(Upload.id).where(Upload.id.in_(ids), Upload.state == "open"))} if ids else set()
+            select(Upload.id).where(Upload.id.in_(ids), live))} if ids else set()
         for item in chunk:
             if item.upload_id in open_ids:
                 continue

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from monitor_api.db import Base
 from monitor_api.synced import enum_check
 
-UPLOAD_STATES = ("open", "complete", "terminated", "expired")
+UPLOAD_STATES = ("open", "processing", "complete", "terminated", "expired")
 OUTCOMES = ("verified", "hash_mismatch", "rejected")
 BLOB_STATUSES = ("ok", "rejected")
 DERIVATIVE_KINDS = ("display", "thumbnail")

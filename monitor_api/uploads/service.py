@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from monitor_api import scope
+from monitor_api import metrics, scope
 from monitor_api.audit import service as audit
 from monitor_api.auth import Principal
 from monitor_api.config import Settings
@@ -38,7 +38,7 @@ from monitor_api.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from monitor_api.photos import custody
+from monitor_api.photos import custody, verify
 from monitor_api.photos import service as photos
 from monitor_api.photos.models import Photo
 from monitor_api.storage import (
@@ -210,7 +210,7 @@ def _append_locked(session: Session, store: BlobStore, settings: Settings,
                             .execution_options(populate_existing=True))
     assert upload is not None
     _check_offset(upload, offset)
-    if upload.state == "complete":
+    if upload.state in ("processing", "complete"):
         return upload, None
     if upload.state != "open":  # terminated or expired while this request waited
         raise ApiError("This upload expired or was terminated; create a new one.", status=410)
@@ -247,10 +247,11 @@ def _append_locked(session: Session, store: BlobStore, settings: Settings,
     upload.offset, upload.staging = state.size, state.to_json()
     upload.expires_at = utcnow() + timedelta(hours=settings.upload_expiry_hours)
     _remember(upload.id, state.size, hasher)
+    metrics.UPLOAD_BYTES.inc(state.size - offset)
     if upload.offset == upload.length and not interrupted:
         digest = hasher.hexdigest() if hasher is not None else None
-        try:
-            photos.finish_upload(session, store, settings, upload, digest, state)
+        try:  # the job verifies and files the bytes (README "Uploads"); answer at once
+            verify.hand_over(session, store, upload, digest, state)
         except StagingLost:
             _lose(session, store, upload)
         forget_hash(upload.id)
@@ -327,7 +328,7 @@ def terminate(session: Session, principal: Principal, store: BlobStore,
               upload_id: uuid.UUID) -> None:
     """Terminate an unfinished upload and free its staged bytes."""
     upload = get_visible(session, principal, upload_id)
-    if upload.state == "complete":
+    if upload.state in ("processing", "complete"):
         raise Conflict("A complete upload is evidence and cannot be terminated.")
     # Wait for a PATCH still writing it (a client aborts its request, then DELETEs): its
     # bytes are recorded by then and freed below, instead of landing after the abort.
@@ -337,7 +338,7 @@ def terminate(session: Session, principal: Principal, store: BlobStore,
     except OperationalError:
         raise Conflict("Another request is writing this upload; retry the DELETE.") from None
     session.refresh(upload)
-    if upload.state == "complete":
+    if upload.state in ("processing", "complete"):
         raise Conflict("A complete upload is evidence and cannot be terminated.")
     if upload.state != "open":
         return  # terminated or expired meanwhile: its bytes are freed already

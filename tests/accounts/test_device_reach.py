@@ -41,7 +41,8 @@ PHONE = {
 # Operations that take no token at all.
 PUBLIC_RULES = {"/api/v1/auth/login", "/healthz", "/readyz", "/problems/<slug>",
                 "/api/openapi.json", "/api/docs", "/api/docs/static/<path:filename>",
-                "/api/docs/static/docs-init.js", "/static/<path:filename>"}
+                "/api/docs/static/docs-init.js", "/static/<path:filename>",
+                "/metrics"}  # its own token (METRICS_TOKEN), never a user's
 
 
 def _operations(app: Flask) -> list[tuple[str, str]]:
@@ -63,6 +64,7 @@ def _operations(app: Flask) -> list[tuple[str, str]]:
 def _url(rule: str, ids: dict[str, str]) -> str:
     url = re.sub(r"<uuid:([a-z_]+)>", lambda m: ids.get(m.group(1), str(uuid.uuid4())), rule)
     url = url.replace("<string:table>", "visits")
+    url = re.sub(r"<int:[a-z_]+>", "1", url)
     url = re.sub(r"<any\([^)]*\):variant>", "display", url)
     return url + ("?last_pulled_at=null" if rule == "/api/v1/sync" else "")
 

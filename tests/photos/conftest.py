@@ -94,6 +94,45 @@ class Server:
         return self.proc.pid
 
 
+class JobWorker:
+    """`monitor-api worker` (photo verification and the schedules) in its own process group."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log = env, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> JobWorker:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "monitor_api.cli", "worker"], cwd=ROOT, env=self.env,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        time.sleep(0.5)
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"worker did not start; see {self.log}")
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: a worker lost mid-job, as when its machine dies."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(40)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.proc = None
+
+
+# The schedules of a real deployment never fire during a test run (tests run them by hand).
+NEVER = "0 0 1 1 *"
+
+
 @pytest.fixture(scope="session")
 def server_env(database_url: str, s3_server: dict[str, str], s3: Any,
                tmp_path_factory: pytest.TempPathFactory, engine: Engine) -> dict[str, str]:
@@ -103,12 +142,23 @@ def server_env(database_url: str, s3_server: dict[str, str], s3: Any,
             "S3_SECRET_ACCESS_KEY": s3_server["secret_key"], "S3_OBJECT_LOCK_DAYS": "1",
             "UPLOAD_MAX_BYTES": str(MAX_BYTES), "PRESIGN_SECONDS": "60",
             "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "4",
+            "JOB_CONCURRENCY": "2", "JOB_STALLED_SECONDS": "4",
+            "JOBS_CLEAN_UPLOADS_CRON": NEVER, "JOBS_PRUNE_SYNC_CRON": NEVER,
             "MONITOR_STATE_DIR": str(tmp_path_factory.mktemp("state"))}
 
 
 @pytest.fixture(scope="session")
-def live(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[Server]:
+def job_worker(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[JobWorker]:
+    """One job worker for the session: the last PATCH only hands the bytes over to it."""
+    worker = JobWorker(server_env, tmp_path_factory.mktemp("worker") / "worker.log").start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="session")
+def live(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory,
+         job_worker: JobWorker) -> Iterator[Server]:
     """One server process on S3 for the session."""
     srv = Server(server_env, tmp_path_factory.mktemp("srv") / "server.log").start()
     yield srv
@@ -116,18 +166,33 @@ def live(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture
-def new_server(server_env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
-    """Start extra servers (e.g. to kill one); every one is stopped after the test."""
+def new_server(server_env: dict[str, str], tmp_path: Path, job_worker: JobWorker
+               ) -> Iterator[Any]:
+    """Start extra servers (e.g. to kill one); every one is stopped after the test. A server
+    with settings of its own (another store) gets a job worker with the same settings in
+    place of the session's, as a deployment runs both from one configuration."""
     started: list[Server] = []
+    workers: dict[tuple[tuple[str, str], ...], JobWorker] = {}
 
     def _start(**extra: str) -> Server:
-        srv = Server({**server_env, **extra}, tmp_path / f"server{len(started)}.log").start()
+        env = {**server_env, **extra}
+        if extra and tuple(sorted(extra.items())) not in workers:
+            job_worker.stop()
+            for other in workers.values():
+                other.stop()
+            workers[tuple(sorted(extra.items()))] = JobWorker(
+                env, tmp_path / f"worker{len(workers)}.log").start()
+        srv = Server(env, tmp_path / f"server{len(started)}.log").start()
         started.append(srv)
         return srv
 
     yield _start
     for srv in started:
         srv.stop()
+    if workers:
+        for worker in workers.values():
+            worker.stop()
+        job_worker.start()
 
 
 class World:
@@ -161,6 +226,12 @@ class World:
                 s.add(TeamMember(team_id=team.id, user_id=u.id))
         self.ids["teams"].append(team.id)
         return team
+
+    def add_member(self, team: Any, user: Any) -> None:
+        from monitor_api.accounts.models import TeamMember
+
+        with self.factory.begin() as s:
+            s.add(TeamMember(team_id=team.id, user_id=user.id))
 
     def device(self, user: Any) -> tuple[uuid.UUID, str]:
         from monitor_api.accounts.devices import register_device
@@ -221,11 +292,34 @@ class World:
         self.ids["photos"].append(photo.id)
         return photo.id
 
-    def scalar(self, sql: str, **params: Any) -> Any:
+    def settle(self, timeout: float = 90) -> None:
+        """Wait until the verification jobs of this world's uploads have run."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.engine.connect() as c:
+                waiting = c.execute(text(
+                    "select count(*) from uploads where user_id = any(:u) "
+                    "and state = 'processing'"), {"u": self.ids["users"]}).scalar()
+                if not waiting:
+                    return
+                if time.monotonic() > deadline:
+                    errors = c.execute(text(
+                        "select task_name, error from job_failures order by id desc limit 5"
+                    )).all()
+                    raise AssertionError(f"{waiting} upload(s) still processing; {errors}")
+            time.sleep(0.1)
+
+    def scalar(self, sql: str, settle: bool = True, **params: Any) -> Any:
+        """One value; by default once this world's uploads are verified (the job ran)."""
+        if settle:
+            self.settle()
         with self.engine.connect() as c:
             return c.execute(text(sql), params).scalar()
 
-    def rows(self, sql: str, **params: Any) -> list[Any]:
+    def rows(self, sql: str, settle: bool = True, **params: Any) -> list[Any]:
+        """Rows as mappings; by default once this world's uploads are verified."""
+        if settle:
+            self.settle()
         with self.engine.connect() as c:
             return list(c.execute(text(sql), params).mappings())
 

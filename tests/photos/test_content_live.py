@@ -32,6 +32,7 @@ def test_hostile_file_rejected_and_kept(name: str, live: Any, world: Any, field:
     data = make()
     pid = world.photo(field.visit, data, mime_type=mime)
     tus.upload(live.url, field.token, pid, data, filename="evidence.jpg")
+    world.settle()  # the verification job ran
     assert world.scalar("select upload_status from photos where id = :i", i=pid) == "rejected"
     blob = world.rows("select * from blobs where sha256 = :s",
                       s=hashlib.sha256(data).hexdigest())[0]
@@ -76,6 +77,7 @@ def test_derivatives_clean_original_exact(live: Any, world: Any, field: Any) -> 
                        model="SM-A515F")
     pid = world.photo(field.visit, data)
     tus.upload(live.url, field.token, pid, data)
+    world.settle()  # the verification job ran
     original = _follow(_get(live.url, field.token, f"/api/v1/photos/{pid}/original"))
     assert original == data and hashlib.sha256(original).hexdigest() == \
         hashlib.sha256(data).hexdigest()
@@ -104,6 +106,7 @@ def test_partner_sees_display_not_original_and_custody_logs_it(
     data = images.jpeg(gps=(38.56, 68.78))
     pid = world.photo(field.visit, data, consent="obtained")
     tus.upload(live.url, field.token, pid, data)
+    world.settle()  # the verification job ran
     partner = world.login(live, world.user("partner"))
     hidden = _get(live.url, partner, f"/api/v1/photos/{pid}/display")
     assert hidden.status_code == 404  # not before its visit is published
@@ -150,6 +153,7 @@ def test_partner_cannot_see_unconsented_or_unverified(live: Any, world: Any,
     data = images.jpeg()
     no_consent = world.photo(field.visit, data, consent=None)
     tus.upload(live.url, field.token, no_consent, data)
+    world.settle()  # the verification job ran
     pending = world.photo(field.visit, images.jpeg())
     partner = world.login(live, world.user("partner"))
     for pid in (no_consent, pending, uuid.uuid4()):
@@ -165,6 +169,7 @@ def test_local_store_streams_through_the_api(new_server: Any, world: Any, field:
     half = len(data) // 2
     assert tus.patch(url, field.token, 0, data[:half]).status_code == 204
     assert tus.patch(url, field.token, half, data[half:]).status_code == 204
+    world.settle()  # the verification job (with the same local store) ran
     resp = _get(local.url, field.token, f"/api/v1/photos/{pid}/original")
     assert resp.status_code == 200 and resp.content == data  # streamed, not redirected
     assert resp.headers["Content-Length"] == str(len(data))
@@ -184,6 +189,7 @@ def test_heic_is_accepted_and_shown_as_jpeg(live: Any, world: Any, field: Any) -
     assert data[4:12] == b"ftypheic"
     pid = world.photo(field.visit, data, mime_type="image/heic")
     tus.upload(live.url, field.token, pid, data, filename="IMG_0001.HEIC")
+    world.settle()  # the verification job ran
     assert world.scalar("select upload_status from photos where id = :i", i=pid) == "verified"
     shown = _no_metadata(_follow(_get(live.url, field.token, f"/api/v1/photos/{pid}/display")))
     assert shown.format == "JPEG" and shown.size == (640, 480)

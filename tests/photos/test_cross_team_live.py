@@ -29,6 +29,7 @@ def test_other_teams_bytes_must_be_sent_and_hashed(live: Any, world: Any, field:
     data = images.jpeg()
     theirs = world.photo(world.visit(world.team(other)), data)
     tus.upload(live.url, other_token, theirs, data)
+    world.settle()  # the verification job ran
     assert _status(world, theirs) == "verified"
     mine = world.photo(field.visit, data)
     resp = tus.create(live.url, field.token, mine, data)
@@ -51,6 +52,7 @@ def test_own_upload_before_the_record_still_dedupes(live: Any, world: Any, field
     data = images.png()
     early = uuid.uuid4()
     tus.upload(live.url, field.token, early, data, filename="p.png")  # no record yet
+    world.settle()  # the verification job ran
     again = world.photo(field.visit, data, mime_type="image/png")
     resp = tus.create(live.url, field.token, again, data, filename="p.png")
     assert resp.headers["Upload-Offset"] == str(len(data))  # this phone sent these bytes
@@ -65,12 +67,15 @@ def test_outsiders_upload_stays_out_of_the_photos_record(live: Any, world: Any,
     data = images.jpeg()
     pid = world.photo(field.visit, data)
     tus.upload(live.url, outsider_token, pid, images.jpeg(pad=1000), sha256="c" * 64)
+    world.settle()  # the verification job ran
     tus.upload(live.url, outsider_token, pid, data)  # even the right bytes do not count
+    world.settle()  # the verification job ran
     assert _status(world, pid) == "pending"
     detail = _detail(live.url, field.token, pid)
     assert detail["uploads"] == [] and detail["processing"] is None
     assert [e["event"] for e in detail["custody"]] == ["captured"]
     tus.upload(live.url, field.token, pid, data)
+    world.settle()  # the verification job ran
     detail = _detail(live.url, field.token, pid)
     assert _status(world, pid) == "verified" and len(detail["uploads"]) == 1
     assert {e["upload_id"] for e in detail["custody"]} == {None, detail["uploads"][0]["id"]}
@@ -83,6 +88,7 @@ def test_verified_photo_stays_verified_after_its_uploader_leaves(live: Any, worl
     data = images.jpeg()
     photo = world.photo(field.visit, data)
     tus.upload(live.url, field.token, photo, data)
+    world.settle()  # the verification job ran
     assert _status(world, photo) == "verified"
     with world.engine.begin() as c:
         lead = world.user("coordinator")

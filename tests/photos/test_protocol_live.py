@@ -89,6 +89,7 @@ def test_wrong_whole_file_hash_is_quarantined(live: Any, world: Any, field: Any,
     pid = world.photo(field.visit, declared)
     tus.upload(live.url, field.token, pid, bytes(sent),
                sha256=hashlib.sha256(declared).hexdigest())
+    world.settle()  # the verification job ran
     assert world.scalar("select upload_status from photos where id = :i",
                         i=pid) == "hash_mismatch"
     row = world.rows("select * from uploads where photo_id = :p", p=pid)[0]
@@ -165,6 +166,7 @@ def test_another_teams_photo_answers_like_unknown(live: Any, world: Any, field: 
     # An upload that arrives before the record, from outside the visit's team, never joins it.
     early = uuid.uuid4()
     tus.upload(live.url, other_token, early, data)
+    world.settle()  # the verification job ran
     world.photo(field.visit, data, photo_id=early)
     assert world.scalar("select upload_status from photos where id = :i", i=early) == "pending"
 
@@ -184,6 +186,7 @@ def test_upload_before_record_joins_on_arrival(live: Any, world: Any, field: Any
     data = images.png()
     pid = uuid.uuid4()
     tus.upload(live.url, field.token, pid, data, filename="p.png")
+    world.settle()  # the verification job ran
     world.photo(field.visit, data, photo_id=pid, mime_type="image/png")  # sync brings it later
     assert world.scalar("select upload_status from photos where id = :i", i=pid) == "verified"
 
@@ -192,6 +195,7 @@ def test_dedupe_second_upload_complete_at_creation(live: Any, world: Any, field:
     data = images.jpeg()
     first = world.photo(field.visit, data)
     tus.upload(live.url, field.token, first, data)
+    world.settle()  # the verification job ran
     second = world.photo(field.visit, data)  # the same picture attached to another finding
     resp = tus.create(live.url, field.token, second, data)
     assert resp.status_code == 201

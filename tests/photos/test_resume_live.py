@@ -126,6 +126,7 @@ def test_server_side_encryption_and_readiness(new_server: Any, world: Any, field
     data = images.jpeg()
     pid = world.photo(field.visit, data)
     tus.upload(srv.url, field.token, pid, data)
+    world.settle()  # the verification job ran
     sha = hashlib.sha256(data).hexdigest()
     keys = [world.scalar("select storage_key from blobs where sha256 = :s", s=sha),
             f"derivatives/{sha[:2]}/{sha}/display.jpg"]

@@ -162,13 +162,18 @@ def test_clean_uploads_sweeps_bytes_of_no_open_upload(live: Any, world: Any, fie
                                                       s3: Any, server_env: dict[str, str]
                                                       ) -> None:
     ids = {}
-    for state in ("open", "complete", "terminated", "expired"):
+    for state in ("open", "complete", "processing", "terminated", "expired"):
         data = images.jpeg()
         url = tus.location(live.url, tus.create(live.url, field.token,
                                                 world.photo(field.visit, data), data))
         ids[state] = url.rsplit("/", 1)[1]
         if state == "complete":
             assert tus.patch(url, field.token, 0, data).status_code == 204
+            world.settle()  # its verification job ran
+        elif state == "processing":  # waiting for its verification job (however long)
+            with world.engine.begin() as c:
+                c.execute(text("update uploads set state = 'processing' where id = :i"),
+                          {"i": ids[state]})
         elif state == "terminated":
             assert requests.delete(url, headers=tus.auth(field.token), timeout=10
                                    ).status_code == 204
@@ -189,7 +194,7 @@ def test_clean_uploads_sweeps_bytes_of_no_open_upload(live: Any, world: Any, fie
     assert "removed" in out
     for state, upload_id in ids.items():
         mps, objs = staged(s3, upload_id)
-        if state == "open":  # an upload in flight keeps every byte
+        if state in ("open", "processing"):  # in flight, or not yet verified: kept
             assert len(mps) == 1 and len(objs) == 1
         else:
             assert (mps, objs) == ([], []), state

@@ -51,6 +51,7 @@ def test_record_first_then_bytes(live: Any, world: Any, field: Any) -> None:
     after_push = _pull(live.url, field.token, first["timestamp"])
     assert _status(after_push, raw["id"]) == "pending"
     tus.upload(live.url, field.token, uuid.UUID(raw["id"]), data)
+    world.settle()  # the verification job ran
     after_upload = _pull(live.url, field.token, after_push["timestamp"])
     assert _status(after_upload, raw["id"]) == "verified"  # the pull carries the new status
 
@@ -60,6 +61,7 @@ def test_bytes_first_then_record(live: Any, world: Any, field: Any) -> None:
     raw = _raw(field.visit.id, data)
     world.ids["photos"].append(uuid.UUID(raw["id"]))
     tus.upload(live.url, field.token, uuid.UUID(raw["id"]), data)
+    world.settle()  # the verification job ran
     first = _pull(live.url, field.token, None)
     assert _status(first, raw["id"]) is None
     raw["upload_status"] = "pending"  # server-set: whatever the phone says is ignored

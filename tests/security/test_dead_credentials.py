@@ -26,6 +26,7 @@ def _endpoints(app: Flask) -> list[tuple[str, str]]:
             continue
         url = re.sub(r"<uuid:[a-z_]+>", str(uuid.uuid4()), rule.rule)
         url = re.sub(r"<string:table>", "visits", url)
+        url = re.sub(r"<int:[a-z_]+>", "1", url)
         url = re.sub(r"<any\([^)]*\):variant>", "display", url)
         for method in sorted((rule.methods or set()) - {"OPTIONS"}):
             out.append((method, url))

@@ -23,6 +23,7 @@ from monitor_api.db import make_engine
 from tests.conftest import _free_port, own_database
 
 ROOT = Path(__file__).resolve().parents[2]
+METRICS_TOKEN = "metrics-token-for-the-tests-0123"
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +67,7 @@ def served(serve_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     tmp = tmp_path_factory.mktemp("served")
     env = {**os.environ, "DATABASE_URL": serve_db_url, "HOST": "127.0.0.1", "PORT": str(port),
            "BLOB_DIR": str(tmp / "blobs"), "MONITOR_STATE_DIR": str(tmp / "state"),
-           "LOG_LEVEL": "WARNING"}
+           "LOG_LEVEL": "WARNING", "METRICS_TOKEN": METRICS_TOKEN, "JOB_STALLED_SECONDS": "4"}
     log = tmp / "serve.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(["bash", "scripts/serve.sh"], cwd=ROOT, env=env, stdout=out,

@@ -43,8 +43,8 @@ def _nginx_t(conf: str, tmp: Path) -> None:
 
 def test_services_and_their_order(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert {"db", "s3", "create-bucket", "api", "uploads", "front"} <= set(services)
-    for name in ("db", "s3", "api", "uploads", "front"):
+    assert {"db", "s3", "create-bucket", "api", "uploads", "worker", "front"} <= set(services)
+    for name in ("db", "s3", "api", "uploads", "worker", "front"):
         assert services[name]["healthcheck"]["test"], name
     published = {name for name, svc in services.items() if svc.get("ports")}
     assert published == {"front"} and services["front"]["ports"] == ["127.0.0.1:8000:8000"]
@@ -60,14 +60,15 @@ def test_api_and_uploads_are_the_two_pools_of_one_image(compose: dict[str, Any])
     assert api["build"] == uploads["build"] == "." and api["image"] == uploads["image"]
     assert api["environment"]["MONITOR_POOL"] == "api"
     assert uploads["environment"]["MONITOR_POOL"] == "uploads"
-    assert uploads["command"][:3] == ["gunicorn", "-c", "python:monitor_api.gunicorn_conf"]
+    assert api["command"] == ["api"] and uploads["command"] == ["uploads"]
     for svc in (api, uploads):
         env = svc["environment"]
         assert env["TRUSTED_PROXIES"] == "1" and env["DATABASE_URL"].startswith("postgresql")
         assert env["S3_BUCKET"] == "monitor-api"
-    dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "python:monitor_api.gunicorn_conf" in dockerfile and "ENV HOST=0.0.0.0 PORT=8000" \
-        in dockerfile
+    entrypoint = (ROOT / "deploy" / "docker-entrypoint.sh").read_text()
+    assert entrypoint.count("exec gunicorn -c python:monitor_api.gunicorn_conf") == 2
+    dockerfile = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    assert re.search(r"^ENV .*HOST=0\.0\.0\.0 PORT=8000", dockerfile, re.M)
 
 
 def test_the_front_renders_the_one_template(compose: dict[str, Any], tmp_path: Path) -> None:
@@ -132,3 +133,104 @@ def test_gunicorn_pools(monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
     conf = importlib.import_module("monitor_api.gunicorn_conf")
     assert (conf.bind, conf.workers, conf.threads) == expected
     assert conf.worker_class == "gthread"
+
+
+def test_the_worker_shares_the_image_database_and_store(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    worker, api = services["worker"], services["api"]
+    assert worker["image"] == api["image"] and worker["build"] == "."
+    assert worker["command"] == ["worker"]
+    assert worker["depends_on"]["api"]["condition"] == "service_healthy"  # migrated first
+    for key in ("DATABASE_URL", "S3_BUCKET", "S3_ENDPOINT_URL", "S3_ACCESS_KEY_ID"):
+        assert worker["environment"][key] == api["environment"][key], key
+    listen = worker["environment"]["METRICS_LISTEN"]
+    port = listen.rsplit(":", 1)[1]
+    assert worker["expose"] == [port] and not worker.get("ports")  # never published
+    assert f"127.0.0.1:{port}/metrics" in " ".join(worker["healthcheck"]["test"])
+    assert not any(svc.get("ports") for name, svc in services.items() if name != "front")
+
+
+def _stages(dockerfile: str) -> dict[str, str]:
+    parts = re.split(r"^FROM ", dockerfile, flags=re.M)[1:]
+    return {part.split("\n", 1)[0].split(" AS ")[-1].strip(): part for part in parts}
+
+
+def test_the_image_is_multi_stage_runtime_only_non_root_with_a_healthcheck() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    stages = _stages(dockerfile)
+    assert list(stages) == ["build", "runtime"]
+    build, runtime = stages["build"], stages["runtime"]
+    assert "pip install --require-hashes" in build and "requirements/runtime.lock" in build
+    assert "dev.lock" not in dockerfile and "[dev]" not in dockerfile
+    assert "COPY --from=build /opt/venv /opt/venv" in runtime
+    assert "pip install" not in runtime  # nothing is resolved in the final image
+    assert "COPY tests" not in dockerfile and "COPY . ." not in dockerfile
+    user = re.findall(r"^USER (\S+)", runtime, re.M)
+    assert user and user[-1] not in ("root", "0")
+    assert "useradd --system --uid 10001" in runtime
+    assert re.search(r"^HEALTHCHECK .*\n.*healthz", runtime, re.M)
+    assert "postgresql-client-15" in runtime  # pg_dump/pg_restore for backup and restore
+    assert 'ENTRYPOINT ["docker-entrypoint.sh"]' in runtime and 'CMD ["api"]' in runtime
+    # The server's major version is the client's.
+    db_image = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["db"]
+    assert db_image["image"].startswith("postgis/postgis:15-")
+
+
+def test_demo_data_only_when_asked() -> None:
+    entrypoint = (ROOT / "deploy" / "docker-entrypoint.sh").read_text()
+    seeds = [line.strip() for line in entrypoint.splitlines() if "seed-demo" in line]
+    assert seeds == ['if [ "${DEMO:-0}" = 1 ]; then monitor-api seed-demo --if-empty; fi']
+    assert "seed-demo" not in (ROOT / "Dockerfile").read_text()
+    out = subprocess.run(["sh", "-n", str(ROOT / "deploy" / "docker-entrypoint.sh")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    for role in ("api)", "uploads)", "worker)"):
+        assert role in entrypoint
+
+
+def _pins(path: Path) -> dict[str, list[str]]:
+    """package -> its --hash lines, from a pip-compile lock."""
+    pins: dict[str, list[str]] = {}
+    current = None
+    for line in path.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==\S+", line)
+        if match:
+            current = re.sub(r"[-_.]+", "-", match.group(1)).lower()
+            pins[current] = []
+        elif current and line.strip().startswith("--hash=sha256:"):
+            pins[current].append(line.strip())
+        elif line and not line.startswith(" "):
+            current = None
+    return pins
+
+
+def test_runtime_and_development_locks_are_separate_and_hashed() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = _pins(ROOT / "requirements" / "runtime.lock")
+    dev = _pins(ROOT / "requirements" / "dev.lock")
+    assert runtime and dev and not set(runtime) & set(dev)
+    assert all(hashes for hashes in runtime.values()), "every runtime pin has its hashes"
+    assert all(hashes for hashes in dev.values()), "every development pin has its hashes"
+
+    def names(requirements: list[str]) -> set[str]:
+        return {re.sub(r"[-_.]+", "-", re.split(r"[<>=\[; ]", r, maxsplit=1)[0]).lower()
+                for r in requirements}
+
+    assert names(project["dependencies"]) <= set(runtime)
+    assert names(project["optional-dependencies"]["dev"]) <= set(dev)
+    for tool in ("pytest", "moto", "schemathesis", "ruff", "cfn-lint", "playwright"):
+        assert tool not in runtime, f"{tool} would be in the image"
+    bootstrap = (ROOT / "scripts" / "bootstrap.sh").read_text()
+    assert "--require-hashes" in bootstrap
+    assert "-r requirements/runtime.lock -r requirements/dev.lock" in bootstrap
+
+
+def test_the_readme_names_every_service_and_role(compose: dict[str, Any]) -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in compose["services"]:
+        assert f"`{name}`" in readme, name
+    for text in ("`monitor-api worker`", "`DEMO=1`", "requirements/runtime.lock",
+                 "requirements/dev.lock", "`make lock`"):
+        assert text in readme, text

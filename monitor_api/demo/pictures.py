@@ -17,9 +17,14 @@ from monitor_api.config import Settings
 from monitor_api.db import utcnow
 from monitor_api.photos import custody
 from monitor_api.photos.models import Photo
-from monitor_api.photos.service import finish_upload
-from monitor_api.storage import BlobStore, StagingState
-from monitor_api.uploads.models import Upload
+from monitor_api.photos.service import (
+    file_blob,
+    record_blob,
+    record_outcome,
+    refresh_photo_status,
+)
+from monitor_api.storage import BlobStore
+from monitor_api.uploads.models import Blob, Upload
 
 SIZE = (640, 480)
 
@@ -48,7 +53,8 @@ def file_photo(session: Session, store: BlobStore, settings: Settings, *,
                photo_id: uuid.UUID, upload_id: uuid.UUID, data: bytes, uploader: uuid.UUID,
                captured_at: datetime, **record: Any) -> Photo:
     """The photo record, then its bytes as one complete upload by a team member: hashed,
-    inspected, filed, derivatives made, custody logged (photos.service.finish_upload)."""
+    inspected, filed, derivatives made, custody logged — what the `photos.verify` job does,
+    done here at once (the seed's bytes are in memory and need no queue)."""
     digest = hashlib.sha256(data).hexdigest()
     photo = Photo(id=photo_id, sha256=digest, byte_size=len(data), mime_type="image/jpeg",
                   captured_at=captured_at, **record)
@@ -61,6 +67,13 @@ def file_photo(session: Session, store: BlobStore, settings: Settings, *,
     session.flush()
     custody.log(session, photo_id, "upload_started", upload_id=upload_id, sha256=digest,
                 details={"length": len(data), "photo_record": True})
-    finish_upload(session, store, settings, upload, digest,
-                  StagingState(size=len(data), final_bytes=data))
+    blob = session.get(Blob, digest)
+    if blob is None:
+        blob = record_blob(session, file_blob(store, settings, digest, data=data), digest,
+                           len(data))
+    upload.actual_sha256, upload.state, upload.completed_at = digest, "complete", utcnow()
+    upload.staging = {}
+    record_outcome(session, upload, blob, reused=False)
+    session.flush()
+    refresh_photo_status(session, photo_id)
     return photo

@@ -41,9 +41,9 @@ class ProblemApi(Api):
     ERROR_SCHEMA = ProblemSchema
 
     def _init_spec(self, *, extra_plugins: Any = None, **options: Any) -> None:
-        from monitor_api.docs.spec import ProblemResponsesPlugin
+        from monitor_api.docs.spec import OperationDocsPlugin, ProblemResponsesPlugin
 
-        plugins = [*(extra_plugins or ()), ProblemResponsesPlugin()]
+        plugins = [*(extra_plugins or ()), ProblemResponsesPlugin(), OperationDocsPlugin()]
         super()._init_spec(extra_plugins=plugins, **options)
 
     def _register_responses(self) -> None:
@@ -125,9 +125,11 @@ def _register_blueprints(app: Flask, api: Api) -> None:
 
     for blp in (photos_blp, uploads_blp):
         api.register_blueprint(blp)
+    from monitor_api.sync_api import openapi as sync_openapi  # record schemas per table
     from monitor_api.sync_api.routes import blp as sync_blp  # sync engine endpoints
     from monitor_api.sync_review.routes import blp as sync_review_blp
 
+    sync_openapi.register(api.spec)
     api.register_blueprint(sync_blp)
     api.register_blueprint(sync_review_blp)
     from monitor_api.histories.routes import blp as histories_blp  # condition histories

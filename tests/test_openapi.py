@@ -16,6 +16,7 @@ import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck
 from hypothesis import settings as hsettings
+from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
@@ -49,6 +50,32 @@ def test_document_is_valid_openapi(spec: dict[str, Any]) -> None:
     validate(spec)
     assert spec["components"]["securitySchemes"]["bearerAuth"] == {"type": "http",
                                                                    "scheme": "bearer"}
+
+
+def test_every_operation_has_a_unique_operation_id(spec: dict[str, Any]) -> None:
+    ids = [op.get("operationId") for _, _, op in _operations(spec)]
+    assert None not in ids
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert all(re.fullmatch(r"[a-z][A-Za-z]+", i) for i in ids), ids  # generator-friendly
+
+
+def test_every_json_body_has_an_example_its_schema_accepts(spec: dict[str, Any]) -> None:
+    checked = 0
+    for method, path, op in _operations(spec):
+        bodies = [op.get("requestBody")] + [r for code, r in op["responses"].items()
+                                            if code.startswith("2")]
+        for body in bodies:
+            for mime, media in (body or {}).get("content", {}).items():
+                if media["schema"].get("format") == "binary":  # a file download
+                    assert method == "get", (method, path, mime)
+                    continue
+                assert "json" in mime, (method, path, mime)
+                assert "example" in media, f"{method} {path} {mime}: no example"
+                schema = {**media["schema"], "components": spec["components"]}
+                errors = list(OAS30Validator(schema).iter_errors(media["example"]))
+                assert not errors, f"{method} {path}: {errors[0].message}"
+                checked += 1
+    assert checked > 80
 
 
 def test_operations_have_summaries_and_problem_errors(spec: dict[str, Any]) -> None:

@@ -179,6 +179,9 @@ def test_docs_ui_is_served_locally(client: Any) -> None:
     bundle = client.get("/api/docs/static/swagger-ui-bundle.js")
     assert bundle.mimetype in ("text/javascript", "application/javascript")
     assert len(bundle.get_data()) > 500_000
+    # A current Swagger UI (5.x, vendored), not PyPI's swagger-ui-bundle's 4.15.5.
+    assert b'PACKAGE_VERSION:"5.35.0"' in bundle.get_data()
+    assert b"sourceMappingURL" not in bundle.get_data()  # no map shipped, none asked for
     for other in ("../../../etc/passwd", "index.html", "swagger-initializer.js"):
         assert client.get(f"/api/docs/static/{other}").status_code == 404, other
 

@@ -1,14 +1,22 @@
-"""API docs UI served from the installed swagger-ui-bundle package (no CDN: works offline)."""
+"""API docs UI: Swagger UI 5.35.0 vendored from npm's swagger-ui-dist (no CDN: works offline).
+
+PyPI's swagger-ui-bundle stopped at Swagger UI 4.15.5 (2022); the vendored files are the
+release's own `swagger-ui-bundle.js` and `swagger-ui.css` (Apache-2.0, LICENSE and NOTICE
+beside them), with their source-map comments removed (the maps are not shipped).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, Response, send_from_directory
 from flask.typing import ResponseReturnValue
-from swagger_ui_bundle import swagger_ui_path
 
 from monitor_api.errors import problem_response
 
 bp = Blueprint("docs", __name__)
+SWAGGER_UI = Path(__file__).parent / "static" / "swagger-ui"
+SWAGGER_UI_VERSION = "5.35.0"
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>monitor-api · API docs</title>
@@ -39,9 +47,9 @@ def docs_init() -> ResponseReturnValue:
     return Response(_INIT, mimetype="text/javascript")
 
 
-# Only what the page loads: the bundle's own index.html and initializer point at a demo API.
-_ASSETS = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js",
-                     "favicon-16x16.png", "favicon-32x32.png"})
+# Only what the page loads (the release's index.html and initializer point at a demo API).
+_ASSETS = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "favicon-16x16.png",
+                     "favicon-32x32.png"})
 
 
 @bp.get("/api/docs/static/<path:filename>")
@@ -49,4 +57,4 @@ def docs_static(filename: str) -> ResponseReturnValue:
     """Swagger UI assets."""
     if filename not in _ASSETS:
         return problem_response(404)
-    return send_from_directory(swagger_ui_path, filename)
+    return send_from_directory(SWAGGER_UI, filename)

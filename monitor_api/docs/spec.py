@@ -7,6 +7,7 @@ from typing import Any
 
 from apispec import APISpec, BasePlugin
 
+from monitor_api.docs.examples import Examples, operation_id
 from monitor_api.errors import PROBLEM_MIME
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -65,3 +66,33 @@ class ProblemResponsesPlugin(BasePlugin):
                 if (str(code)[0] in "45" and isinstance(response, dict)
                         and "content" not in response and "$ref" not in response):
                     response["content"] = {PROBLEM_MIME: {"schema": PROBLEM_REF}}
+
+
+class OperationDocsPlugin(BasePlugin):
+    """Every operation gets an `operationId` (unless it names its own) and an example for
+    each JSON body it takes or answers (unless it has one), built from the body's schema."""
+
+    spec: APISpec
+
+    def init_spec(self, spec: APISpec) -> None:
+        self.spec = spec
+
+    def operation_helper(self, path: str | None = None,
+                         operations: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        rule = kwargs.get("rule")
+        examples = Examples(self.spec.components.schemas)
+        for method, operation in (operations or {}).items():
+            if not isinstance(operation, dict):
+                continue
+            if rule is not None and "operationId" not in operation:
+                operation["operationId"] = operation_id(rule.endpoint, method, path or "")
+            bodies = [operation.get("requestBody")] + [
+                r for code, r in operation.get("responses", {}).items() if str(code)[0] == "2"]
+            for body in bodies:
+                if not isinstance(body, dict):
+                    continue
+                for mime, media in body.get("content", {}).items():
+                    if ("json" in mime and isinstance(media, dict) and "schema" in media
+                            and media["schema"].get("format") != "binary"  # a file
+                            and "example" not in media and "examples" not in media):
+                        media["example"] = examples.value(media["schema"])

@@ -28,6 +28,7 @@ class Conditions(MethodView):
     @blp.etag
     @blp.arguments(s.DateRange, location="query")
     @blp.response(200, s.ConditionsOut)
+    @blp.doc(operationId="getFacilityConditions")
     def get(self, args: dict[str, Any], facility_id: uuid.UUID) -> Any:
         """The facility's visits with their indicators and changes since the last visit."""
         body = service.conditions_body(get_session(), current_principal(), facility_id,
@@ -94,6 +95,7 @@ class Annual(MethodView):
     @roles_required(*HISTORY_ROLES)
     @blp.arguments(s.AnnualArgs, location="query")
     @blp.response(200, s.AnnualOut)
+    @blp.doc(operationId="getAnnualStatistics")
     def get(self, args: dict[str, Any]) -> Any:
         """A year's figures: visits, access incidents, implementation rates per authority."""
         return queries.annual(get_session(), current_principal(), **args)

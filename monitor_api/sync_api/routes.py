@@ -31,16 +31,24 @@ PUSH_PARAMS = [
     {"in": "header", "name": "Content-Encoding", "schema": {"type": "string",
                                                              "enum": ["gzip", "identity"]}},
 ]
-OBJ = {"type": "object"}
+
+
+def ref(name: str) -> dict[str, str]:
+    """A body schema of monitor_api.sync_api.openapi (one record schema per synced table)."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+CONFLICT = {"description": "sync-conflict: {conflicts: [{table, id, server_record}]}; "
+                           "nothing was written: pull, then push again"}
 UPGRADE = {"description": "schema_version outside the supported range (names it)"}
 
 
 @blp.route("")
 class Sync(MethodView):
     @roles_required(device=True)
-    @blp.doc(parameters=PULL_PARAMS, responses={"200": {
+    @blp.doc(operationId="pullChanges", parameters=PULL_PARAMS, responses={"200": {
         "description": "{changes: {table: {created, updated, deleted}}, timestamp, has_more}",
-        "content": {"application/json": {"schema": OBJ}}}, "400": {
+        "content": {"application/json": {"schema": ref("SyncPull")}}}, "400": {
             "description": "migration is not JSON"}, "426": UPGRADE})
     def get(self) -> Response:
         """Pull the changes since last_pulled_at (one page; has_more says pull again)."""
@@ -52,12 +60,12 @@ class Sync(MethodView):
         return json_response(request, body)
 
     @roles_required(device=True)
-    @blp.doc(parameters=PUSH_PARAMS, requestBody={
+    @blp.doc(operationId="pushChanges", parameters=PUSH_PARAMS, requestBody={
         "description": "The changes object {table: {created, updated, deleted}}, may be gzip.",
-        "content": {"application/json": {"schema": OBJ}}}, responses={"200": {
+        "content": {"application/json": {"schema": ref("SyncPush")}}}, responses={"200": {
             "description": "Accepted; {experimentalRejectedIds, rejected, applied}",
-            "content": {"application/json": {"schema": OBJ}}}, "409": {
-                "description": "sync-conflict: {conflicts: [{table, id, server_record}]}"},
+            "content": {"application/json": {"schema": ref("SyncPushResult")}}},
+        "409": CONFLICT,
         "413": {"description": "Body (decompressed) or record count over the limit"},
         "426": UPGRADE})
     def post(self) -> Response:
@@ -75,8 +83,9 @@ class Sync(MethodView):
 @blp.route("/status")
 class SyncStatus(MethodView):
     @roles_required("admin")
-    @blp.doc(responses={"200": {"description": "horizon, snapshot, oldest transaction age",
-                                "content": {"application/json": {"schema": OBJ}}}})
+    @blp.doc(operationId="getSyncStatus", responses={"200": {
+        "description": "horizon, snapshot, oldest transaction age",
+        "content": {"application/json": {"schema": ref("SyncStatus")}}}})
     def get(self) -> Any:
         """Sync horizon and its lag: the oldest open transaction holds every pull back."""
         return service.sync_status(get_session())

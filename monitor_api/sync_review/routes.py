@@ -70,6 +70,7 @@ def discard(data: dict[str, Any], qid: uuid.UUID) -> dict[str, Any]:
 class History(MethodView):
     @roles_required(*REVIEWERS)
     @blp.response(200, s.SyncHistoryOut)
+    @blp.doc(operationId="getRecordHistory")
     def get(self, table: str, record_id: uuid.UUID) -> dict[str, Any]:
         """A record's revision history: who, which device, when, before → after."""
         return service.record_history(get_session(), current_principal(), table, record_id)

@@ -20,7 +20,8 @@ SWAGGER_UI_VERSION = "5.35.0"
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>monitor-api · API docs</title>
-<link rel="stylesheet" href="/api/docs/static/swagger-ui.css"></head>
+<link rel="stylesheet" href="/api/docs/static/swagger-ui.css">
+<link rel="icon" type="image/png" href="/api/docs/static/favicon-32x32.png"></head>
 <body><div id="ui"></div>
 <script src="/api/docs/static/swagger-ui-bundle.js"></script>
 <script src="/api/docs/static/docs-init.js"></script>

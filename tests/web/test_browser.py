@@ -213,3 +213,26 @@ def test_analyst_builds_an_export_that_opens(browser: Any, site: dict[str, Any])
     text = Path(download.path()).read_text("utf-8-sig")
     for secret in (str(site["h"].users["mon_a"].id), "D-77", "Named the officer"):
         assert secret not in text
+
+
+def test_api_docs_render_under_their_csp(browser: Any, site: dict[str, Any]) -> None:
+    # Swagger UI 5 draws every operation from the document, with nothing refused by the
+    # page's Content-Security-Policy and nothing fetched from another origin.
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.goto(site["base"] + "/api/docs")
+    page.wait_for_selector(".opblock-summary", timeout=30_000)
+    assert page.locator(".opblock").count() > 80
+    page.locator("#operations-sync-pullChanges .opblock-summary").click()
+    page.wait_for_selector("#operations-sync-pullChanges .responses-wrapper", timeout=10_000)
+    assert "experimentalStrategy" in page.locator("#operations-sync-pullChanges").inner_text()
+    _shot(page, "api-docs")
+    assert not problems, problems
+    assert all(u.startswith(site["base"]) or u.startswith("data:") for u in requested), requested
+    context.close()

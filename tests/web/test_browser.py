@@ -225,7 +225,8 @@ def test_api_docs_render_under_their_csp(browser: Any, site: dict[str, Any]) -> 
     page.on("pageerror", lambda e: problems.append(str(e)))
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
+            if r.status >= 400 else None)
     page.goto(site["base"] + "/api/docs")
     page.wait_for_selector(".opblock-summary", timeout=30_000)
     assert page.locator(".opblock").count() > 80

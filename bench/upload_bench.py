@@ -83,6 +83,29 @@ def children(pid: int) -> list[int]:
         return []
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if stat.read_text().strip() == "postgres":
+                out.append(int(stat.parent.name))
+        except OSError:
+            pass
+    return out
+
+
 class RssSampler(threading.Thread):
     """Peak RSS of the gunicorn worker(s) under `master`, per named phase; and per process."""
 
@@ -264,15 +287,21 @@ def insert_photos(db_url: str, visit_id: Any, files: list[bytes],
     return ids
 
 
-def tus_upload(base: str, token: str, photo_id: uuid.UUID, data: bytes) -> None:
+def tus_upload(base: str, token: str, photo_id: uuid.UUID, data: bytes, *,
+               with_upload: bool = True) -> None:
+    """One upload as a phone sends it: by default creation-with-upload (the POST carries the
+    first CHUNK bytes: a whole photo), else an empty POST and PATCHes."""
     headers = {"Authorization": f"Bearer {token}", "Tus-Resumable": "1.0.0"}
     meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in
                     {"photo_id": str(photo_id),
                      "sha256": hashlib.sha256(data).hexdigest()}.items())
+    first = data[:CHUNK] if with_upload else b""
+    body = {"Content-Type": "application/offset+octet-stream"} if first else {}
     with requests.Session() as http:
-        resp = http.post(base + "/api/v1/uploads", timeout=60, headers={
-            **headers, "Upload-Length": str(len(data)), "Upload-Metadata": meta})
-        resp.raise_for_status()
+        resp = http.post(base + "/api/v1/uploads", data=first, timeout=600, headers={
+            **headers, **body, "Upload-Length": str(len(data)), "Upload-Metadata": meta})
+        if resp.status_code != 201:
+            raise SystemExit(f"POST failed: {resp.status_code} {resp.text}")
         url = base + resp.headers["Location"]
         offset = int(resp.headers["Upload-Offset"])
         view = memoryview(data)
@@ -294,6 +323,8 @@ def main() -> int:
     parser.add_argument("--png48", type=int, default=8, help="48 MP PNGs uploaded at once")
     parser.add_argument("--phases", default="big,photos,png48",
                         help="comma-separated subset of big,photos,png48")
+    parser.add_argument("--server-log", default=None,
+                        help="write the server's INFO log (request durations) to this file")
     args = parser.parse_args()
     phases = set(args.phases.split(","))
     db_url = os.environ.get("BENCH_DATABASE_URL") or subprocess.run(
@@ -317,12 +348,14 @@ def main() -> int:
             s3.create_bucket(Bucket=bucket)
         env = {**os.environ, "DATABASE_URL": db_url, "S3_BUCKET": "bench-api",
                "S3_ENDPOINT_URL": s3_url, "S3_ACCESS_KEY_ID": "bench",
-               "S3_SECRET_ACCESS_KEY": "bench", "LOG_LEVEL": "WARNING", "HOST": "127.0.0.1",
+               "S3_SECRET_ACCESS_KEY": "bench",
+               "LOG_LEVEL": "INFO" if args.server_log else "WARNING", "HOST": "127.0.0.1",
                "PORT": str(api_port), "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4",
                "UPLOAD_MAX_BYTES": str(512 * MiB), "GUNICORN_TIMEOUT": "600"}
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "python:monitor_api.gunicorn_conf",
-             "monitor_api.app:create_app()"], cwd=ROOT, env=env, start_new_session=True))
+             "monitor_api.app:create_app()"], cwd=ROOT, env=env, start_new_session=True,
+            stderr=open(args.server_log, "wb") if args.server_log else None))  # noqa: SIM115
         base = f"http://127.0.0.1:{api_port}"
         wait_http(base + "/healthz", procs[-1], "monitor-api")
         token, visit_id = setup_world(db_url)
@@ -342,12 +375,24 @@ def main() -> int:
         results: dict[str, tuple[int, float]] = {}
         report: dict[str, Any] = {"bench": "upload"}
 
+        cpu: dict[str, dict[str, float]] = {}
+
+        def cpu_now() -> dict[str, float]:
+            server = procs[1].pid
+            pg = postgres_pids()
+            return {"client": sum(os.times()[:2]), "moto": cpu_seconds([procs[0].pid]),
+                    "gunicorn": cpu_seconds([server, *children(server)]),
+                    "postgres": cpu_seconds(pg)}
+
         def run(name: str, fn: Any, items: list[Any], workers: int) -> None:
             sampler.phase = name
+            before = cpu_now()
             start = time.monotonic()
             with ThreadPoolExecutor(workers) as pool:
                 list(pool.map(fn, items))
             results[name] = (sum(len(x[-1]) for x in items), time.monotonic() - start)
+            after = cpu_now()
+            cpu[name] = {k: round(after[k] - before[k], 2) for k in after}
             sampler.phase = "idle"
 
         if phases & {"big", "photos"}:
@@ -359,6 +404,9 @@ def main() -> int:
                   f"{min(map(len, photos)) / MiB:.1f}-{max(map(len, photos)) / MiB:.1f} MiB "
                   f"each) and a {len(big) // MiB} MiB file in {time.monotonic() - t0:.1f}s")
             photo_ids = insert_photos(db_url, visit_id, photos)
+            # The same pictures again (new hashes) for the plain POST + PATCH client.
+            plain = [unique(bases[i % len(bases)]) for i in range(args.photos)]
+            plain_pairs = list(zip(insert_photos(db_url, visit_id, plain), plain, strict=True))
             big_id = insert_photos(db_url, visit_id, [big])[0]
             pairs = list(zip(photo_ids, photos, strict=True))
             # The big file first, on fresh workers: its peak shows what streaming 200 MB costs.
@@ -366,22 +414,31 @@ def main() -> int:
                 run("tus big file", lambda x: tus_upload(base, token, x[0], x[1]),
                     [(big_id, big)], 1)
             if "photos" in phases:
+                # boto3 before and after the tus phases (the store fills up as they run); the
+                # ratios take the faster of the two.
+                run("boto3 photos first", lambda x: s3.upload_fileobj(
+                    io.BytesIO(x[1]), "bench-direct", f"p0/{x[0]}"), pairs, args.workers)
                 run("tus photos", lambda x: tus_upload(base, token, x[0], x[1]), pairs,
                     args.workers)
+                run("tus photos POST+PATCH", lambda x: tus_upload(
+                    base, token, x[0], x[1], with_upload=False), plain_pairs, args.workers)
             if "big" in phases:
                 run("boto3 big file", lambda x: s3.upload_fileobj(
                     io.BytesIO(x[1]), "bench-direct", "big"), [(big_id, big)], 1)
             if "photos" in phases:
                 run("boto3 photos", lambda x: s3.upload_fileobj(
                     io.BytesIO(x[1]), "bench-direct", f"p/{x[0]}"), pairs, args.workers)
-            print(f"{'phase':16s} {'MiB':>8s} {'seconds':>8s} {'MiB/s':>8s}")
+            print(f"{'phase':22s} {'MiB':>8s} {'seconds':>8s} {'MiB/s':>8s}")
             for name, (size, secs) in results.items():
-                print(f"{name:16s} {size / MiB:8.0f} {secs:8.1f} {size / MiB / secs:8.1f}")
+                print(f"{name:22s} {size / MiB:8.0f} {secs:8.1f} {size / MiB / secs:8.1f}")
                 report[name] = {"mib": round(size / MiB), "seconds": round(secs, 1)}
-            for kind in ("big file", "photos"):
+            print("CPU seconds per phase: " + json.dumps(cpu))
+            report["cpu_seconds"] = cpu
+            for kind in ("big file", "photos", "photos POST+PATCH"):
                 if f"tus {kind}" in results:
                     tus_rate = results[f"tus {kind}"][0] / results[f"tus {kind}"][1]
-                    s3_rate = results[f"boto3 {kind}"][0] / results[f"boto3 {kind}"][1]
+                    s3_rate = max(size / secs for name, (size, secs) in results.items()
+                                  if name.startswith("boto3 " + kind.split()[0]))
                     print(f"ratio tus/boto3 ({kind}): {tus_rate / s3_rate:.2f}")
                     report[f"ratio tus/boto3 ({kind})"] = round(tus_rate / s3_rate, 2)
             # Verification, reported apart: the worker drains what the uploads queued.
@@ -390,8 +447,8 @@ def main() -> int:
             start_worker()
             wait_processed(db_url)
             secs = time.monotonic() - start
-            done = len(photos) * ("photos" in phases) + ("big" in phases)
-            mib = (sum(map(len, photos)) * ("photos" in phases)
+            done = 2 * len(photos) * ("photos" in phases) + ("big" in phases)
+            mib = (sum(map(len, photos + plain)) * ("photos" in phases)
                    + len(big) * ("big" in phases)) / MiB
             print(f"processing (job worker, 2 threads): {done} uploads, {mib:.0f} MiB in "
                   f"{secs:.1f}s: {done / secs:.1f} photos/s, {mib / secs:.1f} MiB/s")

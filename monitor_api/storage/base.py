@@ -98,8 +98,9 @@ class BlobStore(Protocol):
     def download_to(self, key: str, fileobj: BinaryIO) -> None:
         """Copy `key` into an open binary file, streaming."""
 
-    def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
-        """Store a small object (derivatives)."""
+    def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None,
+                  sha256: str | None = None) -> None:
+        """Store a small object; with `sha256` (hex), a store that can checks the bytes."""
 
     def promote(self, src: str, dst: str, *, lock_until: datetime | None = None) -> bool:
         """Move `src` to `dst` unless `dst` exists (write once); False when it already did."""

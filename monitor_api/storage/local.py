@@ -60,7 +60,8 @@ class LocalBlobStore:
         with open(self._path(key), "rb") as fh:
             shutil.copyfileobj(fh, fileobj, READ_CHUNK)
 
-    def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
+    def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None,
+                  sha256: str | None = None) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")

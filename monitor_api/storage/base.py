@@ -126,6 +126,10 @@ class BlobStore(Protocol):
                      track: TrackMultipart | None = None) -> StagingState:
         """Append `chunks` to the staged upload; raise StagingInterrupted on an early end."""
 
+    def stage_whole(self, upload_id: str, data: bytes, *, sha256: str) -> str:
+        """Stage a whole file that arrived in one request as one object; return its key.
+        `sha256` is the hash of `data` computed on the way in (S3 checks the stored bytes)."""
+
     def stage_rollback(self, upload_id: str, kept: StagingState,
                        attempt: StagingState) -> None:
         """Drop what a failed attempt staged beyond the state `kept` in the database."""

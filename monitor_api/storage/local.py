@@ -147,6 +147,15 @@ class LocalBlobStore:
             with open(path, "r+b") as fh:
                 fh.truncate(kept.size)
 
+    def stage_whole(self, upload_id: str, data: bytes, *, sha256: str) -> str:
+        path = self._staging(upload_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())  # durable before the row that points at it commits
+        return f"staging/{upload_id}/data"
+
     def stage_finish(self, upload_id: str, state: StagingState) -> str:
         path = self._staging(upload_id)
         if not path.exists():

@@ -274,6 +274,11 @@ class S3BlobStore:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(buf), **self._sse())
         state.tail_key, state.tail_size = key, len(buf)
 
+    def stage_whole(self, upload_id: str, data: bytes, *, sha256: str) -> str:
+        key = self._assembled(upload_id)
+        self.put_bytes(key, data, sha256=sha256)
+        return key
+
     def stage_rollback(self, upload_id: str, kept: StagingState,
                        attempt: StagingState) -> None:
         # The attempt's parts stay in the recorded multipart upload (overwritten by the next

@@ -70,12 +70,12 @@ def _small(session: Session, principal: Principal, store: BlobStore, settings: S
     # the body arrives over a slow link (it would hold back every client's sync cursor).
     session.commit()
     hasher = hashlib.sha256()  # at offset 0 the chunk's hash is also the whole file's
-    data = bytearray()
+    chunks: list[bytes] = []
     ended = False
     try:
         for chunk in open_body(checked.length):
             hasher.update(chunk)
-            data += chunk
+            chunks.append(chunk)
     except BodyEnded:
         ended = True
     if expected is not None and (ended or hasher.digest() != expected):
@@ -86,13 +86,17 @@ def _small(session: Session, principal: Principal, store: BlobStore, settings: S
             raise ApiError("The body ended before its declared length.", status=400)
         raise ApiError("Upload-Checksum does not match the bytes of this request; they were "
                        "discarded.", status=460, headers={"Upload-Offset": "0"})
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)  # one copy at most
+    del chunks
     state, key, digest = StagingState(), None, None
-    if data:  # store calls only, no transaction open: the rows come after
-        state = store.stage_append(str(upload_id), StagingState(), [bytes(data)],
+    # Store calls only, no transaction open: the rows come after.
+    if len(data) == checked.length:
+        digest = hasher.hexdigest()
+        key = store.stage_whole(str(upload_id), data, sha256=digest)
+        state.size = len(data)
+    elif data:
+        state = store.stage_append(str(upload_id), StagingState(), [data],
                                    final_size=checked.length, track=_no_multipart)
-        if state.size == checked.length:
-            digest = hasher.hexdigest()
-            key = verify.assemble(store, upload_id, state, digest)
     upload = service.new_upload(session, principal, settings, checked, upload_id=upload_id)
     metrics.UPLOAD_BYTES.inc(state.size)
     if key is not None:

@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.handlers import add_expect_header
 
 from monitor_api.storage.base import (
     PART_SIZE,
@@ -57,6 +58,9 @@ class S3BlobStore:
             "s3", endpoint_url=endpoint_url, region_name=region,
             aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
             config=checked)
+        # Nor wait a round trip for "100 Continue" before the body: an internal PUT of bytes
+        # already in memory gains nothing from it (a refused PUT is retried or fails alike).
+        self.checked_client.meta.events.unregister("before-call.s3", add_expect_header)
         self.bucket = bucket
         self.sse = sse
 

@@ -7,7 +7,12 @@ Starts moto's S3 server and monitor-api under gunicorn (2 workers x 4 threads) o
 database (`scripts/pg.sh recreate monitor_api_bench`, or BENCH_DATABASE_URL), uploads
 200 JPEGs of 3-5 MB and one 200 MB file through /api/v1/uploads, then the same bytes with
 boto3 `upload_fileobj`, and prints throughput, the ratio and the server's peak RSS
-(sampled every 20 ms) per phase: it must not grow with file size. Verification runs in the
+(sampled every 20 ms) per phase: it must not grow with file size. The tus client sends the
+bytes with the POST (creation-with-upload, as phones should); the photos are also sent as
+an empty POST plus PATCH (200 other photos) for comparison, and boto3 sends its 200 photos
+before and after the tus phases (the ratios take its faster run). CPU seconds of the client,
+moto, gunicorn and the bench database's PostgreSQL backends are printed per phase.
+`--server-log FILE` keeps the server's INFO log (request durations). Verification runs in the
 job worker (`monitor-api worker`, 2 threads), started once the uploads are in: the
 `processing` phase is the time it takes to verify and derive everything queued, reported
 separately. The `png48` phase uploads 8 distinct 48 MP (8000x6000) PNGs at once and reports

@@ -7,7 +7,12 @@ Starts moto's S3 server and monitor-api under gunicorn (2 workers x 4 threads) o
 database (`scripts/pg.sh recreate monitor_api_bench`, or BENCH_DATABASE_URL), uploads
 200 JPEGs of 3-5 MB and one 200 MB file through /api/v1/uploads, then the same bytes with
 boto3 `upload_fileobj`, and prints throughput, the ratio and the server's peak RSS
-(sampled every 20 ms) per phase: it must not grow with file size. Verification runs in the
+(sampled every 20 ms) per phase: it must not grow with file size. The tus client sends the
+bytes with the POST (creation-with-upload, as phones should); the photos are also sent as
+an empty POST plus PATCH (200 other photos) for comparison, and boto3 sends its 200 photos
+before and after the tus phases (the ratios take its faster run). CPU seconds of the client,
+moto, gunicorn and the bench database's PostgreSQL backends are printed per phase.
+`--server-log FILE` keeps the server's INFO log (request durations). Verification runs in the
 job worker (`monitor-api worker`, 2 threads), started once the uploads are in: the
 `processing` phase is the time it takes to verify and derive everything queued, reported
 separately. The `png48` phase uploads 8 distinct 48 MP (8000x6000) PNGs at once and reports
@@ -81,6 +86,28 @@ def children(pid: int) -> list[int]:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu(engine: Any) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving the bench database (the
+    cluster is shared with other jobs: only ours count)."""
+    with engine.connect() as c:
+        pids = [int(r[0]) for r in c.execute(text(
+            "select pid from pg_stat_activity where datname = current_database() "
+            "and pid <> pg_backend_pid()"))]
+    return {pid: cpu_seconds([pid]) for pid in pids}
 
 
 class RssSampler(threading.Thread):
@@ -264,15 +291,21 @@ def insert_photos(db_url: str, visit_id: Any, files: list[bytes],
     return ids
 
 
-def tus_upload(base: str, token: str, photo_id: uuid.UUID, data: bytes) -> None:
+def tus_upload(base: str, token: str, photo_id: uuid.UUID, data: bytes, *,
+               with_upload: bool = True) -> None:
+    """One upload as a phone sends it: by default creation-with-upload (the POST carries the
+    first CHUNK bytes: a whole photo), else an empty POST and PATCHes."""
     headers = {"Authorization": f"Bearer {token}", "Tus-Resumable": "1.0.0"}
     meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in
                     {"photo_id": str(photo_id),
                      "sha256": hashlib.sha256(data).hexdigest()}.items())
+    first = data[:CHUNK] if with_upload else b""
+    body = {"Content-Type": "application/offset+octet-stream"} if first else {}
     with requests.Session() as http:
-        resp = http.post(base + "/api/v1/uploads", timeout=60, headers={
-            **headers, "Upload-Length": str(len(data)), "Upload-Metadata": meta})
-        resp.raise_for_status()
+        resp = http.post(base + "/api/v1/uploads", data=first, timeout=600, headers={
+            **headers, **body, "Upload-Length": str(len(data)), "Upload-Metadata": meta})
+        if resp.status_code != 201:
+            raise SystemExit(f"POST failed: {resp.status_code} {resp.text}")
         url = base + resp.headers["Location"]
         offset = int(resp.headers["Upload-Offset"])
         view = memoryview(data)
@@ -294,6 +327,8 @@ def main() -> int:
     parser.add_argument("--png48", type=int, default=8, help="48 MP PNGs uploaded at once")
     parser.add_argument("--phases", default="big,photos,png48",
                         help="comma-separated subset of big,photos,png48")
+    parser.add_argument("--server-log", default=None,
+                        help="write the server's INFO log (request durations) to this file")
     args = parser.parse_args()
     phases = set(args.phases.split(","))
     db_url = os.environ.get("BENCH_DATABASE_URL") or subprocess.run(
@@ -317,12 +352,14 @@ def main() -> int:
             s3.create_bucket(Bucket=bucket)
         env = {**os.environ, "DATABASE_URL": db_url, "S3_BUCKET": "bench-api",
                "S3_ENDPOINT_URL": s3_url, "S3_ACCESS_KEY_ID": "bench",
-               "S3_SECRET_ACCESS_KEY": "bench", "LOG_LEVEL": "WARNING", "HOST": "127.0.0.1",
+               "S3_SECRET_ACCESS_KEY": "bench",
+               "LOG_LEVEL": "INFO" if args.server_log else "WARNING", "HOST": "127.0.0.1",
                "PORT": str(api_port), "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4",
                "UPLOAD_MAX_BYTES": str(512 * MiB), "GUNICORN_TIMEOUT": "600"}
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "python:monitor_api.gunicorn_conf",
-             "monitor_api.app:create_app()"], cwd=ROOT, env=env, start_new_session=True))
+             "monitor_api.app:create_app()"], cwd=ROOT, env=env, start_new_session=True,
+            stderr=open(args.server_log, "wb") if args.server_log else None))  # noqa: SIM115
         base = f"http://127.0.0.1:{api_port}"
         wait_http(base + "/healthz", procs[-1], "monitor-api")
         token, visit_id = setup_world(db_url)
@@ -342,12 +379,33 @@ def main() -> int:
         results: dict[str, tuple[int, float]] = {}
         report: dict[str, Any] = {"bench": "upload"}
 
+        cpu: dict[str, dict[str, float]] = {}
+
+        pg_engine = create_engine(db_url)
+
+        def cpu_now() -> dict[str, Any]:
+            server = procs[1].pid
+            return {"client": sum(os.times()[:2]), "moto": cpu_seconds([procs[0].pid]),
+                    "gunicorn": cpu_seconds([server, *children(server)]),
+                    "postgres": backend_cpu(pg_engine)}
+
+        def spent(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
+            out = {k: round(after[k] - before[k], 2) for k in after if k != "postgres"}
+            pg_before, pg_after = before["postgres"], after["postgres"]
+            # A backend that started meanwhile counts whole; one that ended is missed.
+            out["postgres"] = round(sum(v - pg_before.get(p, 0.0) for p, v in pg_after.items()),
+                                    2)
+            return out
+
         def run(name: str, fn: Any, items: list[Any], workers: int) -> None:
             sampler.phase = name
+            before = cpu_now()
             start = time.monotonic()
             with ThreadPoolExecutor(workers) as pool:
                 list(pool.map(fn, items))
             results[name] = (sum(len(x[-1]) for x in items), time.monotonic() - start)
+            after = cpu_now()
+            cpu[name] = spent(before, after)
             sampler.phase = "idle"
 
         if phases & {"big", "photos"}:
@@ -359,6 +417,9 @@ def main() -> int:
                   f"{min(map(len, photos)) / MiB:.1f}-{max(map(len, photos)) / MiB:.1f} MiB "
                   f"each) and a {len(big) // MiB} MiB file in {time.monotonic() - t0:.1f}s")
             photo_ids = insert_photos(db_url, visit_id, photos)
+            # The same pictures again (new hashes) for the plain POST + PATCH client.
+            plain = [unique(bases[i % len(bases)]) for i in range(args.photos)]
+            plain_pairs = list(zip(insert_photos(db_url, visit_id, plain), plain, strict=True))
             big_id = insert_photos(db_url, visit_id, [big])[0]
             pairs = list(zip(photo_ids, photos, strict=True))
             # The big file first, on fresh workers: its peak shows what streaming 200 MB costs.
@@ -366,22 +427,31 @@ def main() -> int:
                 run("tus big file", lambda x: tus_upload(base, token, x[0], x[1]),
                     [(big_id, big)], 1)
             if "photos" in phases:
+                # boto3 before and after the tus phases (the store fills up as they run); the
+                # ratios take the faster of the two.
+                run("boto3 photos first", lambda x: s3.upload_fileobj(
+                    io.BytesIO(x[1]), "bench-direct", f"p0/{x[0]}"), pairs, args.workers)
                 run("tus photos", lambda x: tus_upload(base, token, x[0], x[1]), pairs,
                     args.workers)
+                run("tus photos POST+PATCH", lambda x: tus_upload(
+                    base, token, x[0], x[1], with_upload=False), plain_pairs, args.workers)
             if "big" in phases:
                 run("boto3 big file", lambda x: s3.upload_fileobj(
                     io.BytesIO(x[1]), "bench-direct", "big"), [(big_id, big)], 1)
             if "photos" in phases:
                 run("boto3 photos", lambda x: s3.upload_fileobj(
                     io.BytesIO(x[1]), "bench-direct", f"p/{x[0]}"), pairs, args.workers)
-            print(f"{'phase':16s} {'MiB':>8s} {'seconds':>8s} {'MiB/s':>8s}")
+            print(f"{'phase':22s} {'MiB':>8s} {'seconds':>8s} {'MiB/s':>8s}")
             for name, (size, secs) in results.items():
-                print(f"{name:16s} {size / MiB:8.0f} {secs:8.1f} {size / MiB / secs:8.1f}")
+                print(f"{name:22s} {size / MiB:8.0f} {secs:8.1f} {size / MiB / secs:8.1f}")
                 report[name] = {"mib": round(size / MiB), "seconds": round(secs, 1)}
-            for kind in ("big file", "photos"):
+            print("CPU seconds per phase: " + json.dumps(cpu))
+            report["cpu_seconds"] = cpu
+            for kind in ("big file", "photos", "photos POST+PATCH"):
                 if f"tus {kind}" in results:
                     tus_rate = results[f"tus {kind}"][0] / results[f"tus {kind}"][1]
-                    s3_rate = results[f"boto3 {kind}"][0] / results[f"boto3 {kind}"][1]
+                    s3_rate = max(size / secs for name, (size, secs) in results.items()
+                                  if name.startswith("boto3 " + kind.split()[0]))
                     print(f"ratio tus/boto3 ({kind}): {tus_rate / s3_rate:.2f}")
                     report[f"ratio tus/boto3 ({kind})"] = round(tus_rate / s3_rate, 2)
             # Verification, reported apart: the worker drains what the uploads queued.
@@ -390,8 +460,8 @@ def main() -> int:
             start_worker()
             wait_processed(db_url)
             secs = time.monotonic() - start
-            done = len(photos) * ("photos" in phases) + ("big" in phases)
-            mib = (sum(map(len, photos)) * ("photos" in phases)
+            done = 2 * len(photos) * ("photos" in phases) + ("big" in phases)
+            mib = (sum(map(len, photos + plain)) * ("photos" in phases)
                    + len(big) * ("big" in phases)) / MiB
             print(f"processing (job worker, 2 threads): {done} uploads, {mib:.0f} MiB in "
                   f"{secs:.1f}s: {done / secs:.1f} photos/s, {mib / secs:.1f} MiB/s")

@@ -38,20 +38,29 @@ log = logging.getLogger("monitor_api.photos")
 TASK = "photos.verify"
 
 
-def hand_over(session: Session, store: BlobStore, upload: Upload, digest: str | None,
-              state: StagingState) -> None:
-    """All bytes are staged: assemble them, mark the upload processing, enqueue its job."""
+def assemble(store: BlobStore, upload_id: uuid.UUID, state: StagingState,
+             digest: str | None) -> str:
+    """All bytes are staged: make them one staged object (store calls only); its key."""
     if state.final_bytes is not None:  # arrived whole in this request: stage it as one object
-        key = f"staging/{upload.id}/assembled"
-        store.put_bytes(key, state.final_bytes)
-    else:
-        key = store.stage_finish(str(upload.id), state)
-    upload.state = "processing"
+        # With the digest hashed on the way in, S3 checks the stored bytes against it.
+        key = f"staging/{upload_id}/assembled"
+        store.put_bytes(key, state.final_bytes, sha256=digest)
+        return key
+    return store.stage_finish(str(upload_id), state)
+
+
+def hand_over(session: Session, store: BlobStore, upload: Upload, digest: str | None,
+              state: StagingState, *, key: str | None = None) -> None:
+    """All bytes are staged: assemble them, mark the upload processing, enqueue its job."""
+    if key is None:
+        key = assemble(store, upload.id, state, digest)
+    upload.state, upload.offset = "processing", upload.length
     upload.staging = {"size": upload.length, "final_key": key, "digest": digest}
     session.flush()
-    # One job per upload (this runs once: the upload leaves `open` under its advisory lock);
-    # uploads of the same bytes take turns (procrastinate's lock), so the second one finds
-    # the blob filed by the first.
+    # One job per upload (this runs once: the upload leaves `open` under its advisory lock,
+    # or is created `processing` when its whole body came with the POST); uploads of the
+    # same bytes take turns (procrastinate's lock), so the second one finds the blob filed
+    # by the first.
     defer(session, TASK, queue="photos", upload_id=str(upload.id),
           lock=f"blob:{upload.declared_sha256}")
     refresh_photo_status(session, upload.photo_id)

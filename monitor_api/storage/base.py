@@ -98,8 +98,9 @@ class BlobStore(Protocol):
     def download_to(self, key: str, fileobj: BinaryIO) -> None:
         """Copy `key` into an open binary file, streaming."""
 
-    def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
-        """Store a small object (derivatives)."""
+    def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None,
+                  sha256: str | None = None) -> None:
+        """Store a small object; with `sha256` (hex), a store that can checks the bytes."""
 
     def promote(self, src: str, dst: str, *, lock_until: datetime | None = None) -> bool:
         """Move `src` to `dst` unless `dst` exists (write once); False when it already did."""
@@ -124,6 +125,10 @@ class BlobStore(Protocol):
                      chunks: Iterable[bytes], *, final_size: int,
                      track: TrackMultipart | None = None) -> StagingState:
         """Append `chunks` to the staged upload; raise StagingInterrupted on an early end."""
+
+    def stage_whole(self, upload_id: str, data: bytes, *, sha256: str) -> str:
+        """Stage a whole file that arrived in one request as one object; return its key.
+        `sha256` is the hash of `data` computed on the way in (S3 checks the stored bytes)."""
 
     def stage_rollback(self, upload_id: str, kept: StagingState,
                        attempt: StagingState) -> None:

@@ -60,7 +60,8 @@ class LocalBlobStore:
         with open(self._path(key), "rb") as fh:
             shutil.copyfileobj(fh, fileobj, READ_CHUNK)
 
-    def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
+    def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None,
+                  sha256: str | None = None) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
@@ -145,6 +146,15 @@ class LocalBlobStore:
         if path.is_file() and path.stat().st_size > kept.size:
             with open(path, "r+b") as fh:
                 fh.truncate(kept.size)
+
+    def stage_whole(self, upload_id: str, data: bytes, *, sha256: str) -> str:
+        path = self._staging(upload_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())  # durable before the row that points at it commits
+        return f"staging/{upload_id}/data"
 
     def stage_finish(self, upload_id: str, state: StagingState) -> str:
         path = self._staging(upload_id)

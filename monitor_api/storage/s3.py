@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import uuid
 from collections.abc import Iterable, Iterator
@@ -12,6 +13,7 @@ from typing import Any, BinaryIO
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.handlers import add_expect_header
 
 from monitor_api.storage.base import (
     PART_SIZE,
@@ -39,13 +41,26 @@ class S3BlobStore:
     def __init__(self, *, bucket: str, endpoint_url: str | None, region: str,
                  access_key_id: str | None, secret_access_key: str | None,
                  path_style: bool = True, sse: str | None = None) -> None:
-        config = Config(s3={"addressing_style": "path" if path_style else "virtual"},
+        style = "path" if path_style else "virtual"
+        config = Config(s3={"addressing_style": style},
                         signature_version="s3v4", retries={"max_attempts": 4, "mode": "standard"},
                         max_pool_connections=32)
         self.client: Any = boto3.client(
             "s3", endpoint_url=endpoint_url, region_name=region,
             aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
             config=config)
+        # For PUTs that carry the SHA-256 the server computed while receiving the bytes: S3
+        # checks the stored object against it, and that signed header binds the body, so
+        # SigV4 need not hash the payload a second time (botocore does on plain http).
+        checked = config.merge(Config(s3={"addressing_style": style,
+                                          "payload_signing_enabled": False}))
+        self.checked_client: Any = boto3.client(
+            "s3", endpoint_url=endpoint_url, region_name=region,
+            aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
+            config=checked)
+        # Nor wait a round trip for "100 Continue" before the body: an internal PUT of bytes
+        # already in memory gains nothing from it (a refused PUT is retried or fails alike).
+        self.checked_client.meta.events.unregister("before-call.s3", add_expect_header)
         self.bucket = bucket
         self.sse = sse
 
@@ -89,9 +104,16 @@ class S3BlobStore:
         for chunk in self.iter_bytes(key):
             fileobj.write(chunk)
 
-    def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
+    def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None,
+                  sha256: str | None = None) -> None:
         extra = {"ContentType": content_type} if content_type else {}
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **extra, **self._sse())
+        if sha256 is None:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **extra,
+                                   **self._sse())
+            return
+        self.checked_client.put_object(
+            Bucket=self.bucket, Key=key, Body=data, **extra, **self._sse(),
+            ChecksumSHA256=base64.b64encode(bytes.fromhex(sha256)).decode())
 
     def promote(self, src: str, dst: str, *, lock_until: datetime | None = None) -> bool:
         if self.exists(dst):
@@ -255,6 +277,11 @@ class S3BlobStore:
         key = f"staging/{upload_id}/tail-{uuid.uuid4().hex}"
         self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(buf), **self._sse())
         state.tail_key, state.tail_size = key, len(buf)
+
+    def stage_whole(self, upload_id: str, data: bytes, *, sha256: str) -> str:
+        key = self._assembled(upload_id)
+        self.put_bytes(key, data, sha256=sha256)
+        return key
 
     def stage_rollback(self, upload_id: str, kept: StagingState,
                        attempt: StagingState) -> None:

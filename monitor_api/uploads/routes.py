@@ -1,4 +1,5 @@
-"""tus 1.0 endpoints at /api/v1/uploads (core, creation, checksum, termination, expiration)."""
+"""tus 1.0 endpoints at /api/v1/uploads (core, creation, creation-with-upload, checksum,
+termination, expiration)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from monitor_api.auth import current_principal, roles_required
 from monitor_api.db import get_session
 from monitor_api.errors import ApiError, PayloadTooLarge
 from monitor_api.storage import BodyEnded
-from monitor_api.uploads import service
+from monitor_api.uploads import creation, service
 from monitor_api.uploads.models import Upload
 
 blp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads",
@@ -66,10 +67,38 @@ def options(upload_id: uuid.UUID | None = None) -> Response:
 @blp.route("", methods=["POST"])
 @roles_required(device=True)
 def create() -> Response:
-    """Create an upload (Upload-Length, Upload-Metadata with photo_id and sha256)."""
-    upload = service.create(get_session(), current_principal(), current_app.config["SETTINGS"],
-                            length_header=request.headers.get("Upload-Length"),
-                            metadata_header=request.headers.get("Upload-Metadata"))
+    """Create an upload (Upload-Length, Upload-Metadata); a body carries its first bytes."""
+    settings = current_app.config["SETTINGS"]
+    if not _has_body():
+        upload = service.create(get_session(), current_principal(), settings,
+                                length_header=request.headers.get("Upload-Length"),
+                                metadata_header=request.headers.get("Upload-Metadata"))
+        return _created(upload)
+    upload_id = uuid.uuid4()
+    try:
+        upload = creation.create_with_upload(
+            get_session(), current_principal(), current_app.extensions["db_engine"],
+            current_app.extensions["blob_store"], settings, upload_id,
+            length_header=request.headers.get("Upload-Length"),
+            metadata_header=request.headers.get("Upload-Metadata"),
+            content_type=request.mimetype, content_length=request.content_length,
+            checksum_header=request.headers.get("Upload-Checksum"), open_body=_open_body)
+    except ApiError as exc:
+        session = get_session()
+        session.rollback()  # whatever this request had not committed is dropped anyway
+        if session.get(Upload, upload_id) is not None:  # created; the body was refused
+            exc.headers.setdefault("Location", url_for("uploads.head",
+                                                       upload_id=upload_id))
+        raise
+    return _created(upload)
+
+
+def _has_body() -> bool:
+    return (request.content_length or 0) > 0 or "chunked" in request.headers.get(
+        "Transfer-Encoding", "")
+
+
+def _created(upload: Upload) -> Response:
     headers = _upload_headers(upload)
     headers["Location"] = url_for("uploads.head", upload_id=upload.id)
     return Response(status=201, headers=headers)

@@ -17,6 +17,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -51,7 +52,7 @@ from monitor_api.storage import (
 from monitor_api.uploads.models import Blob, Upload
 
 TUS_VERSION = "1.0.0"
-EXTENSIONS = "creation,checksum,termination,expiration"
+EXTENSIONS = "creation,creation-with-upload,checksum,termination,expiration"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # Whole-file hash state of uploads this process is receiving, keyed by id -> (offset, hasher);
 # another process (or a restart) re-reads the staged bytes instead.
@@ -75,6 +76,27 @@ def parse_metadata(header: str | None) -> dict[str, str]:
 def create(session: Session, principal: Principal, settings: Settings, *,
            length_header: str | None, metadata_header: str | None) -> Upload:
     """Start an upload for a photo; answer complete at once when the bytes are stored."""
+    checked = check_creation(session, principal, settings, length_header=length_header,
+                             metadata_header=metadata_header)
+    upload = new_upload(session, principal, settings, checked)
+    complete_if_held(session, principal, upload)
+    return upload
+
+
+@dataclass
+class Creation:
+    """A POST's checked headers: what the new upload will be."""
+
+    photo_id: uuid.UUID
+    sha256: str
+    length: int
+    meta: dict[str, str]
+    photo_record: bool
+
+
+def check_creation(session: Session, principal: Principal, settings: Settings, *,
+                   length_header: str | None, metadata_header: str | None) -> Creation:
+    """Validate Upload-Length and Upload-Metadata, the role and the photo record (no writes)."""
     if length_header is None:
         raise ApiError("Send Upload-Length (deferred lengths are not supported).", status=400)
     try:
@@ -109,24 +131,45 @@ def create(session: Session, principal: Principal, settings: Settings, *,
     if photo is not None and (photo.sha256.lower() != sha or photo.byte_size != length):
         raise Conflict("The photo record declares another sha256 or byte_size.",
                        extra={"sha256": photo.sha256, "byte_size": photo.byte_size})
-    now = utcnow()
-    upload = Upload(photo_id=photo_id, declared_sha256=sha, length=length, offset=0,
-                    state="open", staging={}, meta={k: v[:200] for k, v in meta.items()},
-                    user_id=principal.user_id, device_id=principal.device_id,
-                    deduplicated=False,
-                    expires_at=now + timedelta(hours=settings.upload_expiry_hours))
+    return Creation(photo_id, sha, length, {k: v[:200] for k, v in meta.items()},
+                    photo is not None)
+
+
+def new_upload(session: Session, principal: Principal, settings: Settings,
+               checked: Creation, *, upload_id: uuid.UUID | None = None) -> Upload:
+    """Add the upload's row (open, offset 0) and its `upload_started` custody event."""
+    upload = Upload(id=upload_id or uuid.uuid4(), photo_id=checked.photo_id,
+                    declared_sha256=checked.sha256, length=checked.length, offset=0,
+                    state="open", staging={}, meta=checked.meta, user_id=principal.user_id,
+                    device_id=principal.device_id, deduplicated=False,
+                    expires_at=utcnow() + timedelta(hours=settings.upload_expiry_hours))
     session.add(upload)
-    session.flush()
-    custody.log(session, photo_id, "upload_started", upload_id=upload.id, sha256=sha,
-                details={"length": length, "photo_record": photo is not None})
+    custody.log(session, checked.photo_id, "upload_started", upload_id=upload.id,
+                sha256=checked.sha256, details={"length": checked.length,
+                                                "photo_record": checked.photo_record})
+    return upload
+
+
+def held_blob(session: Session, principal: Principal, sha: str, length: int) -> Blob | None:
+    """The stored blob of these bytes when the caller already proved it holds them."""
     # Dedupe only against bytes the caller's teams already hold verified: another team's
     # blob must neither be admitted (an oracle) nor granted for a known hash. Otherwise the
     # bytes are received and hashed as usual (filing them again is a no-op).
     blob = session.get(Blob, sha)
     if blob is not None and blob.byte_size == length and _holds_verified(session, principal,
                                                                         sha, length):
-        photos.complete_from_existing(session, upload, blob)
-    return upload
+        return blob
+    return None
+
+
+def complete_if_held(session: Session, principal: Principal, upload: Upload) -> bool:
+    """Dedupe: complete the new upload at once when the caller already holds its bytes."""
+    session.flush()
+    blob = held_blob(session, principal, upload.declared_sha256, upload.length)
+    if blob is None:
+        return False
+    photos.complete_from_existing(session, upload, blob)
+    return True
 
 
 def _holds_verified(session: Session, principal: Principal, sha: str, length: int) -> bool:
@@ -169,7 +212,7 @@ def append(session: Session, principal: Principal, engine: Engine, store: BlobSt
         offset = int(offset_header or "")
     except ValueError:
         raise ApiError("Send Upload-Offset as a non-negative integer.", status=400) from None
-    expected = _parse_checksum(checksum_header)
+    expected = parse_checksum(checksum_header)
     upload = get_visible(session, principal, upload_id)
     _check_offset(upload, offset)
     # Commit the authentication bookkeeping now so no transaction stays open while bytes
@@ -246,7 +289,7 @@ def _append_locked(session: Session, store: BlobStore, settings: Settings,
                        "discarded.", status=460, headers={"Upload-Offset": str(offset)})
     upload.offset, upload.staging = state.size, state.to_json()
     upload.expires_at = utcnow() + timedelta(hours=settings.upload_expiry_hours)
-    _remember(upload.id, state.size, hasher)
+    remember_hash(upload.id, state.size, hasher)
     metrics.UPLOAD_BYTES.inc(state.size - offset)
     if upload.offset == upload.length and not interrupted:
         digest = hasher.hexdigest() if hasher is not None else None
@@ -282,7 +325,8 @@ def _check_offset(upload: Upload, offset: int) -> None:
                        headers={"Upload-Offset": str(upload.offset)})
 
 
-def _parse_checksum(header: str | None) -> bytes | None:
+def parse_checksum(header: str | None) -> bytes | None:
+    """The digest of `Upload-Checksum: sha256 <base64>`, or None when absent."""
     if not header:
         return None
     algorithm, _, value = header.strip().partition(" ")
@@ -308,7 +352,8 @@ def _hasher_at(upload_id: uuid.UUID, offset: int) -> Any:
     return cached[1].copy()  # a copy: a failed attempt must not advance the stored state
 
 
-def _remember(upload_id: uuid.UUID, offset: int, hasher: Any) -> None:
+def remember_hash(upload_id: uuid.UUID, offset: int, hasher: Any) -> None:
+    """Keep this process's whole-file hash state of an upload at `offset`."""
     if hasher is None:
         return
     with _HASHERS_LOCK:

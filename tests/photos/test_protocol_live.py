@@ -39,7 +39,7 @@ def test_options_advertises_tus(live: Any) -> None:
     assert resp.status_code == 204
     assert resp.headers["Tus-Version"] == "1.0.0"
     assert set(resp.headers["Tus-Extension"].split(",")) == {
-        "creation", "checksum", "termination", "expiration"}
+        "creation", "creation-with-upload", "checksum", "termination", "expiration"}
     assert resp.headers["Tus-Max-Size"] == str(MAX_BYTES)
     assert resp.headers["Tus-Checksum-Algorithm"] == "sha256"
 

@@ -87,3 +87,17 @@ def test_local_staging_append_interrupt_and_retry(tmp_path: Path) -> None:
     assert store.read_range("originals/x", 3, 3) == b"def"
     with pytest.raises(ValueError):
         store.exists("../escape")
+
+
+def test_local_stage_whole_is_one_staged_file_the_sweep_sees(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    store = LocalBlobStore(str(tmp_path))
+    key = store.stage_whole("u2", b"whole photo", sha256="0" * 64)
+    assert key == "staging/u2/data"  # where stage_finish would have put it
+    assert b"".join(store.iter_bytes(key)) == b"whole photo"
+    # Staged before its row commits: a crash in between leaves what clean-uploads sweeps.
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    assert [item.upload_id for item in store.list_staged(later)] == ["u2"]
+    store.stage_abort("u2", StagingState())
+    assert not store.exists(key)

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from sync.registry import Actor, Registry
-from sync.store import devices, quarantine, tombstones
+from sync.store import devices, tombstones
 from sync.values import storable
 
 if TYPE_CHECKING:
@@ -46,8 +46,11 @@ _REVISION_ROWS = sa.text(
 
 
 def _insert_revisions(session: Session, history: list[dict[str, Any]]) -> None:
-    """All revisions in one statement (one JSON parameter instead of a row per statement)."""
-    session.execute(_REVISION_ROWS, {"rows": json.dumps(storable(history), default=str)})
+    """All revisions in one statement (one JSON parameter instead of a row per statement).
+
+    Only `ignored` needs `storable`: known values passed `sync.values.problem` and the
+    schemas (no NaN, NUL or lone surrogate), server values come from the database."""
+    session.execute(_REVISION_ROWS, {"rows": json.dumps(history, default=str)})
 
 
 def _revision(actor: Actor, table: str, uid: uuid.UUID, op: str, before: Any, after: Any,
@@ -55,7 +58,7 @@ def _revision(actor: Actor, table: str, uid: uuid.UUID, op: str, before: Any, af
     return {"table_name": table, "record_id": str(uid), "op": op, "before": before,
             "after": after, "user_id": str(actor.user_id),
             "device_id": None if actor.device_id is None else str(actor.device_id),
-            "source": source, "ignored": ignored or None}
+            "source": source, "ignored": storable(ignored) if ignored else None}
 
 
 def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[str, Any]],
@@ -151,14 +154,19 @@ def mark_pushed(session: Session, device_id: uuid.UUID) -> None:
         "last_push_xid": stmt.excluded.last_push_xid, "last_push_at": stmt.excluded.last_push_at}))
 
 
+_SUPERSEDE = sa.text(
+    "update sync_quarantine q set status = 'superseded', resolved_at = now(),"
+    " resolution = cast(:why as jsonb) from unnest(cast(:tables as text[]),"
+    " cast(:ids as text[])) as r(table_name, record_id) where q.status = 'pending'"
+    " and q.user_id = :user and q.table_name = r.table_name and q.record_id = r.record_id")
+
+
 def supersede_quarantined(session: Session, actor: Actor, plan: Plan) -> None:
-    """Pending rejections of a record by the same user are superseded by its accepted version."""
-    for name, tp in plan.tables.items():
-        accepted = [str(u) for u in tp.upserts]
-        if not accepted:
-            continue
-        session.execute(sa.update(quarantine).where(
-            quarantine.c.status == "pending", quarantine.c.table_name == name,
-            quarantine.c.record_id.in_(accepted), quarantine.c.user_id == actor.user_id,
-        ).values(status="superseded", resolved_at=sa.func.now(),
-                 resolution={"reason": "a later version of this record was accepted"}))
+    """Pending rejections of a record by the same user are superseded by its accepted version
+    (one statement for every table)."""
+    pairs = [(name, str(u)) for name, tp in plan.tables.items() for u in tp.upserts]
+    if not pairs:
+        return
+    session.execute(_SUPERSEDE, {
+        "tables": [t for t, _ in pairs], "ids": [i for _, i in pairs], "user": actor.user_id,
+        "why": json.dumps({"reason": "a later version of this record was accepted"})})

@@ -90,9 +90,7 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
     plan = parse(registry, changes, max_records)
     if cursor is not None and cursor > horizon(session):
         cursor = None  # not a cursor we issued: treat every server change as unseen
-    for st in registry.tables:  # registry order, ids sorted: one lock order for every push
-        if st.name in plan.tables:
-            checks.load_existing(session, actor, plan.tables[st.name], plan)
+    checks.load_existing(session, registry, actor, plan)
     checks.validate(plan)
     checks.check_inserts(session, actor, plan)  # before references: a refused parent refuses kids
     checks.check_references(session, registry, actor, plan)

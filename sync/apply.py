@@ -21,36 +21,46 @@ if TYPE_CHECKING:
 
 def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
                source: str, origin: uuid.UUID | None) -> dict[str, dict[str, int]]:
-    """Write every accepted change: parents first for upserts, children first for deletes."""
+    """Write every accepted change: parents first for upserts, children first for deletes.
+
+    Every INSERT and UPDATE of the push and their revisions go in one statement (a WITH of
+    data-modifying statements, each fed by one JSON parameter): one round trip whatever
+    the number of tables. Foreign keys are checked at the end of that statement, so
+    children may come with their parents. Deletes (rare) follow, children first."""
     history: list[dict[str, Any]] = []
     counts: dict[str, dict[str, int]] = {}
+    writes: list[tuple[str, str]] = []  # (SQL fed by :rows<i>, its JSON)
     for st in registry.tables:
         tp = plan.tables.get(st.name)
         if tp is not None:
-            counts[st.name] = _upsert(session, actor, tp, history, source, origin)
+            counts[st.name] = _upsert(session, actor, tp, history, source, origin, writes)
+    if history:
+        writes.append((_REVISION_ROWS, json.dumps(history, default=str)))
+        history = []
+    if writes:
+        *first, (last, _) = [(sql.replace(":rows", f":rows{i}"), data)
+                             for i, (sql, data) in enumerate(writes)]
+        ctes = ", ".join(f"w{i} as ({sql})" for i, (sql, _) in enumerate(first))
+        session.execute(sa.text(f"with {ctes} {last}" if ctes else last),
+                        {f"rows{i}": data for i, (_, data) in enumerate(writes)})
     for st in reversed(registry.tables):
         tp = plan.tables.get(st.name)
         if tp is not None and tp.deletes:
             counts[st.name]["deleted"] = _delete(session, registry, actor, tp, history, source)
     if history:
-        _insert_revisions(session, history)
+        session.execute(sa.text(_REVISION_ROWS),
+                        {"rows": json.dumps(history, default=str)})
     return {k: v for k, v in counts.items() if any(v.values())}
 
 
-_REVISION_ROWS = sa.text(
+# Only `ignored` needs `storable`: known values passed `sync.values.problem` and the
+# schemas (no NaN, NUL or lone surrogate); server values come from the database.
+_REVISION_ROWS = (
     "insert into sync_revisions (table_name, record_id, op, before, after, user_id, device_id,"
     " source, ignored) select r.table_name, r.record_id, r.op, r.before, r.after, r.user_id,"
     " r.device_id, r.source, r.ignored from jsonb_to_recordset(cast(:rows as jsonb)) as"
     " r(table_name text, record_id uuid, op text, before jsonb, after jsonb, user_id uuid,"
     " device_id uuid, source text, ignored jsonb)")
-
-
-def _insert_revisions(session: Session, history: list[dict[str, Any]]) -> None:
-    """All revisions in one statement (one JSON parameter instead of a row per statement).
-
-    Only `ignored` needs `storable`: known values passed `sync.values.problem` and the
-    schemas (no NaN, NUL or lone surrogate), server values come from the database."""
-    session.execute(_REVISION_ROWS, {"rows": json.dumps(history, default=str)})
 
 
 def _revision(actor: Actor, table: str, uid: uuid.UUID, op: str, before: Any, after: Any,
@@ -62,7 +72,8 @@ def _revision(actor: Actor, table: str, uid: uuid.UUID, op: str, before: Any, af
 
 
 def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[str, Any]],
-            source: str, origin: uuid.UUID | None) -> dict[str, int]:
+            source: str, origin: uuid.UUID | None, writes: list[tuple[str, str]]
+            ) -> dict[str, int]:
     st = tp.st
     inserts: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
@@ -91,16 +102,14 @@ def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[st
             history.append(_revision(actor, st.name, uid, "create", None, clean, source,
                                      ignored))
             n_new += 1
-    for cols, rows in inserts.items():
-        session.execute(_bulk(session, st.table, cols, insert=True),
-                        {"rows": json.dumps(rows, default=str)})
-    for cols, rows in updates.items():
-        session.execute(_bulk(session, st.table, cols, insert=False),
-                        {"rows": json.dumps(rows, default=str)})
+    for group, insert in ((inserts, True), (updates, False)):
+        for cols, rows in group.items():
+            writes.append((_bulk(session, st.table, cols, insert),
+                           json.dumps(rows, default=str)))
     return {"created": n_new, "updated": n_upd, "deleted": 0}
 
 
-def _bulk(session: Session, table: sa.Table, cols: tuple[str, ...], insert: bool) -> Any:
+def _bulk(session: Session, table: sa.Table, cols: tuple[str, ...], insert: bool) -> str:
     """One INSERT or UPDATE for many rows, fed by one JSON parameter (jsonb_to_recordset):
     far fewer round trips than a statement per row; PostgreSQL parses each value with its
     column type's input function (geography EWKT, timestamptz, json ...). JSON columns are
@@ -118,11 +127,9 @@ def _bulk(session: Session, table: sa.Table, cols: tuple[str, ...], insert: bool
     if insert:
         names = ", ".join(f'"{c}"' for c in cols)
         picks = ", ".join(value(c) for c in cols)
-        sql = f'insert into "{table.name}" ({names}) select {picks} from {source}'  # noqa: S608
-    else:
-        sets = ", ".join(f'"{c}" = {value(c)}' for c in cols if c != "id")
-        sql = f'update "{table.name}" as t set {sets} from {source} where t.id = r.id'  # noqa: S608
-    return sa.text(sql)
+        return f'insert into "{table.name}" ({names}) select {picks} from {source}'  # noqa: S608
+    sets = ", ".join(f'"{c}" = {value(c)}' for c in cols if c != "id")
+    return f'update "{table.name}" as t set {sets} from {source} where t.id = r.id'  # noqa: S608
 
 
 def _delete(session: Session, registry: Registry, actor: Actor, tp: TablePlan,

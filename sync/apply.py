@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from sync.registry import Actor, Registry
-from sync.store import devices, tombstones
+from sync.store import tombstones
 from sync.values import storable
 
 if TYPE_CHECKING:
@@ -20,13 +21,15 @@ if TYPE_CHECKING:
 
 
 def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
-               source: str, origin: uuid.UUID | None) -> dict[str, dict[str, int]]:
+               source: str, origin: uuid.UUID | None,
+               pushed_by: uuid.UUID | None = None) -> dict[str, dict[str, int]]:
     """Write every accepted change: parents first for upserts, children first for deletes.
 
     Every INSERT and UPDATE of the push and their revisions go in one statement (a WITH of
     data-modifying statements, each fed by one JSON parameter): one round trip whatever
     the number of tables. Foreign keys are checked at the end of that statement, so
-    children may come with their parents. Deletes (rare) follow, children first."""
+    children may come with their parents. Deletes (rare) follow, children first.
+    `pushed_by`: the device whose push this is (remembered in the same statement)."""
     history: list[dict[str, Any]] = []
     counts: dict[str, dict[str, int]] = {}
     writes: list[tuple[str, str]] = []  # (SQL fed by :rows<i>, its JSON)
@@ -37,6 +40,8 @@ def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
     if history:
         writes.append((_REVISION_ROWS, json.dumps(history, default=str)))
         history = []
+    if pushed_by is not None:
+        writes.append((_PUSHED, str(pushed_by)))
     if writes:
         *first, (last, _) = [(sql.replace(":rows", f":rows{i}"), data)
                              for i, (sql, data) in enumerate(writes)]
@@ -110,12 +115,16 @@ def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[st
 
 
 def _bulk(session: Session, table: sa.Table, cols: tuple[str, ...], insert: bool) -> str:
+    return _bulk_sql(session.get_bind().dialect, table, cols, insert)
+
+
+@lru_cache(maxsize=512)
+def _bulk_sql(dialect: Any, table: sa.Table, cols: tuple[str, ...], insert: bool) -> str:
     """One INSERT or UPDATE for many rows, fed by one JSON parameter (jsonb_to_recordset):
     far fewer round trips than a statement per row; PostgreSQL parses each value with its
     column type's input function (geography EWKT, timestamptz, json ...). JSON columns are
     read as text and cast, so a `json` column keeps the pushed text byte for byte."""
     # Column names come from the registry's fields (to_db drops unknown keys), never a client.
-    dialect = session.get_bind().dialect
     types = {c: table.c[c].type.compile(dialect=dialect) for c in cols}
     is_json = {c for c in cols if isinstance(table.c[c].type, sa.JSON)}
     typedef = ", ".join(f'"{c}" {"text" if c in is_json else types[c]}' for c in cols)
@@ -153,12 +162,11 @@ def _delete(session: Session, registry: Registry, actor: Actor, tp: TablePlan,
     return len(ids)
 
 
-def mark_pushed(session: Session, device_id: uuid.UUID) -> None:
-    """Remember that this device's push was received (releases its held scope losses)."""
-    stmt = pg_insert(devices).values(device_id=device_id, last_push_at=sa.func.now(),
-                                     last_push_xid=sa.func.pg_current_xact_id())
-    session.execute(stmt.on_conflict_do_update(index_elements=[devices.c.device_id], set_={
-        "last_push_xid": stmt.excluded.last_push_xid, "last_push_at": stmt.excluded.last_push_at}))
+# That this device's push was received (releases its held scope losses, sync/holds.py).
+_PUSHED = (
+    "insert into sync_devices (device_id, last_push_at, last_push_xid) values"
+    " (cast(:rows as uuid), now(), pg_current_xact_id()) on conflict (device_id) do update"
+    " set last_push_xid = excluded.last_push_xid, last_push_at = excluded.last_push_at")
 
 
 _SUPERSEDE = sa.text(
@@ -170,8 +178,9 @@ _SUPERSEDE = sa.text(
 
 def supersede_quarantined(session: Session, actor: Actor, plan: Plan) -> None:
     """Pending rejections of a record by the same user are superseded by its accepted version
-    (one statement for every table)."""
-    pairs = [(name, str(u)) for name, tp in plan.tables.items() for u in tp.upserts]
+    (`plan.pending`, found with the existing rows: no statement when there are none)."""
+    pairs = [(name, str(u)) for name, u in sorted(plan.pending)
+             if name in plan.tables and u in plan.tables[name].upserts]
     if not pairs:
         return
     session.execute(_SUPERSEDE, {

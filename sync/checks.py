@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from sync.fields import canonical
 from sync.registry import Actor, Registry
-from sync.store import as_int, revisions, tombstones, xid
+from sync.store import as_int, quarantine, revisions, tombstones, xid
 
 if TYPE_CHECKING:
     from sync.push import Plan, TablePlan
@@ -37,22 +37,30 @@ def load_existing(session: Session, registry: Registry, actor: Actor, plan: Plan
         if ids:
             param = ids_param(f"ids_{st.name}", ids)
             probes.append(sa.select(sa.literal(st.name).label("t"), st.table.c.id,
-                                    sa.false().label("dead"))
+                                    sa.literal("row").label("kind"))
                           .where(st.table.c.id == sa.any_(param)))
             probes.append(sa.select(tombstones.c.table_name, tombstones.c.record_id,
-                                    sa.true()).where(tombstones.c.table_name == st.name,
-                                                     tombstones.c.record_id == sa.any_(param)))
+                                    sa.literal("dead"))
+                          .where(tombstones.c.table_name == st.name,
+                                 tombstones.c.record_id == sa.any_(param)))
     if not probes:
         return
-    found: dict[str, set[uuid.UUID]] = {}
-    dead: dict[str, set[uuid.UUID]] = {}
-    for name, rid, is_dead in session.execute(sa.union_all(*probes)):
-        (dead if is_dead else found).setdefault(name, set()).add(rid)
+    # The user's pending rejections of these records (superseded if they are accepted now).
+    texts = sorted({str(u) for ids in wanted.values() for u in ids})
+    q = quarantine.c
+    probes.append(sa.select(q.table_name, sa.cast(q.record_id, sa.Uuid), sa.literal("pending"))
+                  .where(q.status == "pending", q.user_id == actor.user_id,
+                         q.record_id == sa.any_(sa.bindparam("texts", texts,
+                                                             type_=ARRAY(sa.Text())))))
+    hits: dict[str, dict[str, set[uuid.UUID]]] = {"row": {}, "dead": {}, "pending": {}}
+    for name, rid, kind in session.execute(sa.union_all(*probes)):
+        hits[kind].setdefault(name, set()).add(rid)
+    plan.pending = {(name, uid) for name, ids in hits["pending"].items() for uid in ids}
     for st in registry.tables:  # registry order, ids sorted: one lock order for every push
         tp = plan.tables.get(st.name)
         if tp is not None:
-            _load_table(session, actor, tp, plan, found.get(st.name, set()),
-                        dead.get(st.name, set()))
+            _load_table(session, actor, tp, plan, hits["row"].get(st.name, set()),
+                        hits["dead"].get(st.name, set()))
 
 
 def _load_table(session: Session, actor: Actor, tp: TablePlan, plan: Plan,

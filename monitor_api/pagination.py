@@ -22,11 +22,6 @@ def paginate_rows(session: Session, query: Select[Any], *, page: int,
     return list(session.execute(_page(query, page, per_page)).all()), total
 
 
-def count_rows(session: Session, query: Select[Any]) -> int:
-    """How many rows `query` returns (the `total` of its pages)."""
-    return _count(session, query)
-
-
 def _page(query: Select[Any], page: int, per_page: int) -> Select[Any]:
     return query.limit(per_page).offset((page - 1) * per_page)
 

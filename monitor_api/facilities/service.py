@@ -32,7 +32,7 @@ from monitor_api.errors import (
     PreconditionRequired,
 )
 from monitor_api.facilities.models import Facility, FacilityHistory
-from monitor_api.pagination import count_rows, paginate_rows
+from monitor_api.pagination import paginate_rows
 from monitor_api.scope import FIELD_RECORD_ROLES
 
 FIELDS = ("code", "name", "name_ru", "name_tg", "facility_type", "authority", "region",
@@ -270,22 +270,22 @@ def list_facilities(session: Session, principal: Principal, *, page: int, per_pa
     """A page of facilities matching the filters, and how many match in all."""
     _check_deleted_access(principal, include_deleted)
     query = list_query(include_deleted=include_deleted, **filters)
-    bounded = _nearest_first(session, query, filters, page * per_page)
+    bounded, total = _nearest_first(session, query, filters, page * per_page)
     if bounded is None:
         rows, total = paginate_rows(session, query, page=page, per_page=per_page)
     else:
         rows = list(session.execute(bounded.limit(per_page).offset((page - 1) * per_page)))
-        total = count_rows(session, query)
     near = filters.get("near") is not None
     return [_view(row[0], row[1], row[2], row[3] if near else None, with_distance=near)
             for row in rows], total
 
 
 def _nearest_first(session: Session, query: Select[Any], filters: dict[str, Any],
-                   k: int) -> Select[Any] | None:
+                   k: int) -> tuple[Select[Any] | None, int]:
     """`query` (ordered by distance, nearest first) cut to a radius that holds its first k
-    rows, found with the GiST index's KNN order (`<->`) instead of a sort of every facility;
-    None when there is nothing to gain (another order, or fewer than k located rows).
+    rows, found with the GiST index's KNN order (`<->`) instead of a sort of every facility,
+    and the total of the uncut query (same round trip); (None, 0) when there is nothing to
+    gain (another order, or fewer than k located rows).
 
     KNN on geography orders by sphere distance while `distance_m` (the order) is on the
     spheroid, so the KNN rows are not taken as the answer: the largest spheroid distance
@@ -294,14 +294,16 @@ def _nearest_first(session: Session, query: Select[Any], filters: dict[str, Any]
     that order and its tiebreaker; pages and totals are those of the unbounded query."""
     near, sort = filters.get("near"), filters.get("sort") or "distance"
     if near is None or sort != "distance":
-        return None
+        return None, 0
     point = _geog(*near)
     knn = (query.where(Facility.location.is_not(None)).order_by(None)
            .order_by(Facility.location.op("<->")(point)).limit(k).subquery())
-    found, radius = session.execute(
-        select(func.count(), func.max(knn.c.distance_m))).one()
+    total = select(func.count()).select_from(query.order_by(None).subquery())
+    found, radius, everything = session.execute(
+        select(func.count(), func.max(knn.c.distance_m), total.scalar_subquery())).one()
     if found < k or radius is None:
-        return None  # every located row is on this page or before it: no bound needed
+        return None, 0  # every located row is on this page or before it: no bound needed
     # A hair wider than R: a superset never changes the answer, a rounding difference
     # between ST_DWithin and ST_Distance could.
-    return query.where(func.ST_DWithin(Facility.location, point, radius * (1 + 1e-9) + 0.001))
+    cut = func.ST_DWithin(Facility.location, point, radius * (1 + 1e-9) + 0.001)
+    return query.where(cut), int(everything)

@@ -72,9 +72,10 @@ def test_bounded_pages_equal_the_full_sort(db: Session, admin: Any, scattered: A
     filters = {"q": marker, "near": DUSHANBE}
     full = [row[0].id for row in db.execute(service.list_query(**filters))]
     query = service.list_query(**filters)
-    assert service._nearest_first(db, query, filters, 7) is not None
-    assert service._nearest_first(db, query, {**filters, "sort": "name"}, 7) is None
-    assert service._nearest_first(db, query, filters, len(scattered) + 5) is None
+    assert service._nearest_first(db, query, filters, 7)[0] is not None
+    assert service._nearest_first(db, query, filters, 7)[1] == len(full)
+    assert service._nearest_first(db, query, {**filters, "sort": "name"}, 7)[0] is None
+    assert service._nearest_first(db, query, filters, len(scattered) + 5)[0] is None
     user = admin.user
     principal = Principal(user.id, user.role, user.username)
     for page in (1, 2, 5, 8):

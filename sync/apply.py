@@ -83,6 +83,7 @@ def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[st
     inserts: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     n_new = n_upd = 0
+    made_by = None if origin is None else str(origin)  # JSON-ready: no default= per value
     for uid, clean in tp.upserts.items():
         ignored = tp.ignored.get(uid)
         if uid in tp.noop:
@@ -92,7 +93,7 @@ def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[st
                                          source, ignored))
             continue
         values = st.codec.to_db(clean)
-        values["id"] = uid
+        values["id"] = clean["id"]
         if uid in tp.existing:
             updates[tuple(sorted(values))].append(values)
             before = tp.existing[uid]
@@ -101,8 +102,8 @@ def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[st
             n_upd += 1
         else:
             values.update(tp.server_values.get(uid, {}))
-            if st.origin_column is not None and origin is not None:
-                values[st.origin_column] = origin
+            if st.origin_column is not None and made_by is not None:
+                values[st.origin_column] = made_by
             inserts[tuple(sorted(values))].append(values)
             history.append(_revision(actor, st.name, uid, "create", None, clean, source,
                                      ignored))

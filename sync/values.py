@@ -40,8 +40,10 @@ def problem(value: Any) -> str | None:
 
 def parse_json_text(text: str) -> tuple[Any, str | None]:
     """Parse a JSON text column strictly: (value, None) or (None, why it is refused)."""
+    if text.startswith("\ufeff"):  # what json.loads refuses before decoding
+        return None, "Not valid JSON text."
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = _DECODER.decode(text)
     except RecursionError:
         return None, f"Nested deeper than {MAX_DEPTH} levels."
     except ValueError as exc:
@@ -52,6 +54,9 @@ def parse_json_text(text: str) -> tuple[Any, str | None]:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON (no NaN or Infinity constant).")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)  # json.loads builds one per call
 
 
 def _deep_problem(value: Any, depth: int) -> str | None:

@@ -79,6 +79,13 @@ def _marshmallow(name: str, data: dict[str, Any], partial: bool) -> tuple[Any, A
         return None, exc.normalized_messages()
 
 
+@given(st.uuids().map(str) | st.text("0123456789abcdefABCDEF-{}", max_size=40))
+def test_uuid_text_fast_accept_is_its_own_deserialization(text: str) -> None:
+    field = RAW_SCHEMAS["visits"]().fields["facility_id"]
+    if field.fast_accept.match(text):
+        assert field.deserialize(text) == text
+
+
 @pytest.mark.parametrize("name", sorted(RAW_SCHEMAS))
 def test_every_raw_schema_compiles(name: str) -> None:
     compile_loader(RAW_SCHEMAS[name]())

@@ -68,12 +68,16 @@ _REVISION_ROWS = (
     " device_id uuid, source text, ignored jsonb)")
 
 
-def _revision(actor: Actor, table: str, uid: uuid.UUID, op: str, before: Any, after: Any,
-              source: str, ignored: Any = None) -> dict[str, Any]:
+def _revision(actor: Actor, table: str, uid: uuid.UUID | str, op: str, before: Any,
+              after: Any, source: str, ignored: Any = None) -> dict[str, Any]:
     return {"table_name": table, "record_id": str(uid), "op": op, "before": before,
-            "after": after, "user_id": str(actor.user_id),
-            "device_id": None if actor.device_id is None else str(actor.device_id),
+            "after": after, "user_id": _text(actor.user_id), "device_id": _text(actor.device_id),
             "source": source, "ignored": storable(ignored) if ignored else None}
+
+
+@lru_cache(maxsize=64)
+def _text(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[str, Any]],
@@ -97,7 +101,7 @@ def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[st
         if uid in tp.existing:
             updates[tuple(sorted(values))].append(values)
             before = tp.existing[uid]
-            history.append(_revision(actor, st.name, uid, "update", before,
+            history.append(_revision(actor, st.name, clean["id"], "update", before,
                                      {**before, **clean}, source, ignored))
             n_upd += 1
         else:
@@ -105,8 +109,8 @@ def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[st
             if st.origin_column is not None and made_by is not None:
                 values[st.origin_column] = made_by
             inserts[tuple(sorted(values))].append(values)
-            history.append(_revision(actor, st.name, uid, "create", None, clean, source,
-                                     ignored))
+            history.append(_revision(actor, st.name, clean["id"], "create", None, clean,
+                                     source, ignored))
             n_new += 1
     for group, insert in ((inserts, True), (updates, False)):
         for cols, rows in group.items():

@@ -21,6 +21,13 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def problem(value: Any) -> str | None:
     """Why a flat raw value cannot be stored (None when it can)."""
+    kind = type(value)  # the usual JSON types first, without the checks they cannot fail
+    if kind is str and value.isascii():
+        return "NUL characters are not allowed." if "\x00" in value else None
+    if value is None or kind is bool or (kind is int and -(2**63) < value < 2**63):
+        return None
+    if kind is float and math.isfinite(value):
+        return None
     if isinstance(value, str):
         if "\x00" in value:
             return "NUL characters are not allowed."

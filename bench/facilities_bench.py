@@ -1,7 +1,8 @@
 """Facilities near= benchmark: `GET /api/v1/facilities?near=lat,lng` (no radius, nearest
 first, 50 per page) over 10,000 facilities through gunicorn, p50/p95 — against the same
 endpoint with the KNN cut switched off (the full distance sort it replaced), served by a
-second gunicorn on the same database, requests alternating between the two.
+second gunicorn on the same database, requests alternating between the two; and, as the
+floor, `GET /api/v1/facilities/{id}` on the same server (what any request costs).
 
     BENCH_DATABASE_URL=$(bash scripts/pg.sh recreate monitor_api_bench_fac) .venv/bin/python \
         bench/facilities_bench.py
@@ -106,7 +107,7 @@ def main() -> None:
     servers = {"knn": start(url, "monitor_api.app:create_app()"),
                "full_sort": start(url, "facilities_bench:baseline_app()")}
     rng = random.Random(5)
-    times: dict[str, list[float]] = {name: [] for name in servers}
+    times: dict[str, list[float]] = {name: [] for name in (*servers, "one_facility")}
     same = True
     try:
         http = requests.Session()
@@ -125,6 +126,12 @@ def main() -> None:
                 if i >= 20:  # the first 20 warm both workers
                     times[name].append(elapsed)
             same = same and pages["knn"] == pages["full_sort"]
+            # The floor: one facility by id on the same server (auth, session, JSON).
+            t0 = time.perf_counter()
+            resp = http.get(f"{servers['knn'][1]}/api/v1/facilities/{pages['knn'][0][0]}")
+            assert resp.status_code == 200, resp.text[:300]
+            if i >= 20:
+                times["one_facility"].append((time.perf_counter() - t0) * 1000)
     finally:
         for proc, _base in servers.values():
             proc.terminate()
@@ -135,7 +142,8 @@ def main() -> None:
     print(f"GET /api/v1/facilities?near= over {FACILITIES} facilities, {PER_PAGE} per page: "
           f"KNN p50 {out['knn_p50_ms']} ms / p95 {out['knn_p95_ms']} ms; full sort (baseline) "
           f"p50 {out['full_sort_p50_ms']} ms / p95 {out['full_sort_p95_ms']} ms; "
-          f"identical pages: {same}")
+          f"identical pages: {same}; floor (GET one facility) p50 {out['one_facility_p50_ms']}"
+          f" ms / p95 {out['one_facility_p95_ms']} ms")
     print(json.dumps(out))
 
 

@@ -296,11 +296,14 @@ def _nearest_first(session: Session, query: Select[Any], filters: dict[str, Any]
     if near is None or sort != "distance":
         return None, 0
     point = _geog(*near)
-    knn = (query.where(Facility.location.is_not(None)).order_by(None)
+    # Only the columns needed (the filters stay): no entity columns to proxy or fetch.
+    distance = func.ST_Distance(Facility.location, point).label("d")
+    knn = (query.with_only_columns(distance, maintain_column_froms=True)
+           .where(Facility.location.is_not(None)).order_by(None)
            .order_by(Facility.location.op("<->")(point)).limit(k).subquery())
-    total = select(func.count()).select_from(query.order_by(None).subquery())
+    total = query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
     found, radius, everything = session.execute(
-        select(func.count(), func.max(knn.c.distance_m), total.scalar_subquery())).one()
+        select(func.count(), func.max(knn.c.d), total.scalar_subquery())).one()
     if found < k or radius is None:
         return None, 0  # every located row is on this page or before it: no bound needed
     # A hair wider than R: a superset never changes the answer, a rounding difference

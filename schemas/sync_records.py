@@ -6,6 +6,7 @@ as JSON text, locations as lat/lng. Server-set fields are stripped before these 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -54,6 +55,9 @@ MIME_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic")
 
 class UuidText(fields.String):
     """A UUID in its canonical (lowercase, hyphenated) form."""
+
+    # Text this pattern matches deserializes to itself (schemas/fast.py skips the parse).
+    fast_accept = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kw: Any) -> str:
         text = super()._deserialize(value, attr, data, **kw)

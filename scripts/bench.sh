@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# `make bench`: the sync, upload, condition-history and web-page benchmarks, each against a fresh
-# database of the project-local PostGIS, each printing its figure next to a baseline measured
-# in the same run. The last line is every figure as one JSON object.
+# `make bench`: the sync, push, facilities-near, upload, condition-history and web-page
+# benchmarks, each against a fresh database of the project-local PostGIS, each printing its
+# figure next to a baseline measured in the same run. The last line is every figure as one
+# JSON object.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 DATABASE_URL=$(bash scripts/pg.sh recreate monitor_api_bench) .venv/bin/python bench/sync_bench.py | tee "$out/sync"
+DATABASE_URL=$(bash scripts/pg.sh recreate monitor_api_bench_push) .venv/bin/python bench/push_bench.py | tee "$out/push"
+BENCH_DATABASE_URL=$(bash scripts/pg.sh recreate monitor_api_bench_fac) .venv/bin/python bench/facilities_bench.py | tee "$out/facilities"
 BENCH_DATABASE_URL=$(bash scripts/pg.sh recreate monitor_api_bench) .venv/bin/python bench/upload_bench.py | tee "$out/upload"
 DATABASE_URL=$(bash scripts/pg.sh recreate monitor_api_bench_hist) .venv/bin/python bench/history_bench.py | tee "$out/histories"
 BENCH_DATABASE_URL=$(bash scripts/pg.sh recreate monitor_api_bench) .venv/bin/python bench/export_bench.py | tee "$out/exports"
@@ -32,5 +35,6 @@ def figures(text: str) -> object:
 
 folder = pathlib.Path(sys.argv[1])
 print(json.dumps({name: figures((folder / name).read_text())
-                  for name in ("sync", "upload", "histories", "exports", "web")}))
+                  for name in ("sync", "push", "facilities", "upload", "histories", "exports",
+                               "web")}))
 EOF

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from sync.registry import Actor, Registry
-from sync.store import devices, quarantine, tombstones
+from sync.store import tombstones
 from sync.values import storable
 
 if TYPE_CHECKING:
@@ -20,24 +21,46 @@ if TYPE_CHECKING:
 
 
 def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
-               source: str, origin: uuid.UUID | None) -> dict[str, dict[str, int]]:
-    """Write every accepted change: parents first for upserts, children first for deletes."""
+               source: str, origin: uuid.UUID | None,
+               pushed_by: uuid.UUID | None = None) -> dict[str, dict[str, int]]:
+    """Write every accepted change: parents first for upserts, children first for deletes.
+
+    Every INSERT and UPDATE of the push and their revisions go in one statement (a WITH of
+    data-modifying statements, each fed by one JSON parameter): one round trip whatever
+    the number of tables. Foreign keys are checked at the end of that statement, so
+    children may come with their parents. Deletes (rare) follow, children first.
+    `pushed_by`: the device whose push this is (remembered in the same statement)."""
     history: list[dict[str, Any]] = []
     counts: dict[str, dict[str, int]] = {}
+    writes: list[tuple[str, str]] = []  # (SQL fed by :rows<i>, its JSON)
     for st in registry.tables:
         tp = plan.tables.get(st.name)
         if tp is not None:
-            counts[st.name] = _upsert(session, actor, tp, history, source, origin)
+            counts[st.name] = _upsert(session, actor, tp, history, source, origin, writes)
+    if history:
+        writes.append((_REVISION_ROWS, json.dumps(history, default=str)))
+        history = []
+    if pushed_by is not None:
+        writes.append((_PUSHED, str(pushed_by)))
+    if writes:
+        *first, (last, _) = [(sql.replace(":rows", f":rows{i}"), data)
+                             for i, (sql, data) in enumerate(writes)]
+        ctes = ", ".join(f"w{i} as ({sql})" for i, (sql, _) in enumerate(first))
+        session.execute(sa.text(f"with {ctes} {last}" if ctes else last),
+                        {f"rows{i}": data for i, (_, data) in enumerate(writes)})
     for st in reversed(registry.tables):
         tp = plan.tables.get(st.name)
         if tp is not None and tp.deletes:
             counts[st.name]["deleted"] = _delete(session, registry, actor, tp, history, source)
     if history:
-        _insert_revisions(session, history)
+        session.execute(sa.text(_REVISION_ROWS),
+                        {"rows": json.dumps(history, default=str)})
     return {k: v for k, v in counts.items() if any(v.values())}
 
 
-_REVISION_ROWS = sa.text(
+# Only `ignored` needs `storable`: known values passed `sync.values.problem` and the
+# schemas (no NaN, NUL or lone surrogate); server values come from the database.
+_REVISION_ROWS = (
     "insert into sync_revisions (table_name, record_id, op, before, after, user_id, device_id,"
     " source, ignored) select r.table_name, r.record_id, r.op, r.before, r.after, r.user_id,"
     " r.device_id, r.source, r.ignored from jsonb_to_recordset(cast(:rows as jsonb)) as"
@@ -45,25 +68,26 @@ _REVISION_ROWS = sa.text(
     " device_id uuid, source text, ignored jsonb)")
 
 
-def _insert_revisions(session: Session, history: list[dict[str, Any]]) -> None:
-    """All revisions in one statement (one JSON parameter instead of a row per statement)."""
-    session.execute(_REVISION_ROWS, {"rows": json.dumps(storable(history), default=str)})
-
-
-def _revision(actor: Actor, table: str, uid: uuid.UUID, op: str, before: Any, after: Any,
-              source: str, ignored: Any = None) -> dict[str, Any]:
+def _revision(actor: Actor, table: str, uid: uuid.UUID | str, op: str, before: Any,
+              after: Any, source: str, ignored: Any = None) -> dict[str, Any]:
     return {"table_name": table, "record_id": str(uid), "op": op, "before": before,
-            "after": after, "user_id": str(actor.user_id),
-            "device_id": None if actor.device_id is None else str(actor.device_id),
-            "source": source, "ignored": ignored or None}
+            "after": after, "user_id": _text(actor.user_id), "device_id": _text(actor.device_id),
+            "source": source, "ignored": storable(ignored) if ignored else None}
+
+
+@lru_cache(maxsize=64)
+def _text(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[str, Any]],
-            source: str, origin: uuid.UUID | None) -> dict[str, int]:
+            source: str, origin: uuid.UUID | None, writes: list[tuple[str, str]]
+            ) -> dict[str, int]:
     st = tp.st
     inserts: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     n_new = n_upd = 0
+    made_by = None if origin is None else str(origin)  # JSON-ready: no default= per value
     for uid, clean in tp.upserts.items():
         ignored = tp.ignored.get(uid)
         if uid in tp.noop:
@@ -73,37 +97,39 @@ def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[st
                                          source, ignored))
             continue
         values = st.codec.to_db(clean)
-        values["id"] = uid
+        values["id"] = clean["id"]
         if uid in tp.existing:
             updates[tuple(sorted(values))].append(values)
             before = tp.existing[uid]
-            history.append(_revision(actor, st.name, uid, "update", before,
+            history.append(_revision(actor, st.name, clean["id"], "update", before,
                                      {**before, **clean}, source, ignored))
             n_upd += 1
         else:
             values.update(tp.server_values.get(uid, {}))
-            if st.origin_column is not None and origin is not None:
-                values[st.origin_column] = origin
+            if st.origin_column is not None and made_by is not None:
+                values[st.origin_column] = made_by
             inserts[tuple(sorted(values))].append(values)
-            history.append(_revision(actor, st.name, uid, "create", None, clean, source,
-                                     ignored))
+            history.append(_revision(actor, st.name, clean["id"], "create", None, clean,
+                                     source, ignored))
             n_new += 1
-    for cols, rows in inserts.items():
-        session.execute(_bulk(session, st.table, cols, insert=True),
-                        {"rows": json.dumps(rows, default=str)})
-    for cols, rows in updates.items():
-        session.execute(_bulk(session, st.table, cols, insert=False),
-                        {"rows": json.dumps(rows, default=str)})
+    for group, insert in ((inserts, True), (updates, False)):
+        for cols, rows in group.items():
+            writes.append((_bulk(session, st.table, cols, insert),
+                           json.dumps(rows, default=str)))
     return {"created": n_new, "updated": n_upd, "deleted": 0}
 
 
-def _bulk(session: Session, table: sa.Table, cols: tuple[str, ...], insert: bool) -> Any:
+def _bulk(session: Session, table: sa.Table, cols: tuple[str, ...], insert: bool) -> str:
+    return _bulk_sql(session.get_bind().dialect, table, cols, insert)
+
+
+@lru_cache(maxsize=512)
+def _bulk_sql(dialect: Any, table: sa.Table, cols: tuple[str, ...], insert: bool) -> str:
     """One INSERT or UPDATE for many rows, fed by one JSON parameter (jsonb_to_recordset):
     far fewer round trips than a statement per row; PostgreSQL parses each value with its
     column type's input function (geography EWKT, timestamptz, json ...). JSON columns are
     read as text and cast, so a `json` column keeps the pushed text byte for byte."""
     # Column names come from the registry's fields (to_db drops unknown keys), never a client.
-    dialect = session.get_bind().dialect
     types = {c: table.c[c].type.compile(dialect=dialect) for c in cols}
     is_json = {c for c in cols if isinstance(table.c[c].type, sa.JSON)}
     typedef = ", ".join(f'"{c}" {"text" if c in is_json else types[c]}' for c in cols)
@@ -115,11 +141,9 @@ def _bulk(session: Session, table: sa.Table, cols: tuple[str, ...], insert: bool
     if insert:
         names = ", ".join(f'"{c}"' for c in cols)
         picks = ", ".join(value(c) for c in cols)
-        sql = f'insert into "{table.name}" ({names}) select {picks} from {source}'  # noqa: S608
-    else:
-        sets = ", ".join(f'"{c}" = {value(c)}' for c in cols if c != "id")
-        sql = f'update "{table.name}" as t set {sets} from {source} where t.id = r.id'  # noqa: S608
-    return sa.text(sql)
+        return f'insert into "{table.name}" ({names}) select {picks} from {source}'  # noqa: S608
+    sets = ", ".join(f'"{c}" = {value(c)}' for c in cols if c != "id")
+    return f'update "{table.name}" as t set {sets} from {source} where t.id = r.id'  # noqa: S608
 
 
 def _delete(session: Session, registry: Registry, actor: Actor, tp: TablePlan,
@@ -143,22 +167,27 @@ def _delete(session: Session, registry: Registry, actor: Actor, tp: TablePlan,
     return len(ids)
 
 
-def mark_pushed(session: Session, device_id: uuid.UUID) -> None:
-    """Remember that this device's push was received (releases its held scope losses)."""
-    stmt = pg_insert(devices).values(device_id=device_id, last_push_at=sa.func.now(),
-                                     last_push_xid=sa.func.pg_current_xact_id())
-    session.execute(stmt.on_conflict_do_update(index_elements=[devices.c.device_id], set_={
-        "last_push_xid": stmt.excluded.last_push_xid, "last_push_at": stmt.excluded.last_push_at}))
+# That this device's push was received (releases its held scope losses, sync/holds.py).
+_PUSHED = (
+    "insert into sync_devices (device_id, last_push_at, last_push_xid) values"
+    " (cast(:rows as uuid), now(), pg_current_xact_id()) on conflict (device_id) do update"
+    " set last_push_xid = excluded.last_push_xid, last_push_at = excluded.last_push_at")
+
+
+_SUPERSEDE = sa.text(
+    "update sync_quarantine q set status = 'superseded', resolved_at = now(),"
+    " resolution = cast(:why as jsonb) from unnest(cast(:tables as text[]),"
+    " cast(:ids as text[])) as r(table_name, record_id) where q.status = 'pending'"
+    " and q.user_id = :user and q.table_name = r.table_name and q.record_id = r.record_id")
 
 
 def supersede_quarantined(session: Session, actor: Actor, plan: Plan) -> None:
-    """Pending rejections of a record by the same user are superseded by its accepted version."""
-    for name, tp in plan.tables.items():
-        accepted = [str(u) for u in tp.upserts]
-        if not accepted:
-            continue
-        session.execute(sa.update(quarantine).where(
-            quarantine.c.status == "pending", quarantine.c.table_name == name,
-            quarantine.c.record_id.in_(accepted), quarantine.c.user_id == actor.user_id,
-        ).values(status="superseded", resolved_at=sa.func.now(),
-                 resolution={"reason": "a later version of this record was accepted"}))
+    """Pending rejections of a record by the same user are superseded by its accepted version
+    (`plan.pending`, found with the existing rows: no statement when there are none)."""
+    pairs = [(name, str(u)) for name, u in sorted(plan.pending)
+             if name in plan.tables and u in plan.tables[name].upserts]
+    if not pairs:
+        return
+    session.execute(_SUPERSEDE, {
+        "tables": [t for t, _ in pairs], "ids": [i for _, i in pairs], "user": actor.user_id,
+        "why": json.dumps({"reason": "a later version of this record was accepted"})})

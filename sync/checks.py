@@ -4,37 +4,82 @@ new rows, relations, conflicts. Each drops what fails into the plan's rejections
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.orm import Session
 
 from sync.fields import canonical
 from sync.registry import Actor, Registry
-from sync.store import as_int, revisions, tombstones, xid
+from sync.store import as_int, quarantine, revisions, tombstones, xid
 
 if TYPE_CHECKING:
     from sync.push import Plan, TablePlan
 
 
-def load_existing(session: Session, actor: Actor, tp: TablePlan, plan: Plan) -> None:
-    """The server's version of every pushed id, locked until the push commits."""
-    st, ids = tp.st, sorted(set(tp.records) | tp.deletes)
-    if not ids:
+def ids_param(name: str, ids: Iterable[uuid.UUID]) -> Any:
+    """Many ids as one array parameter (`= any(...)`): one bind, one plan for any count."""
+    return sa.bindparam(name, list(ids), type_=ARRAY(sa.Uuid()))
+
+
+def load_existing(session: Session, registry: Registry, actor: Actor, plan: Plan) -> None:
+    """The server's version of every pushed id, locked until the push commits.
+
+    One round trip finds which pushed ids exist as rows or tombstones, in every table;
+    only the rows found are then selected (and locked). A push of new records costs one
+    statement, not two per table."""
+    wanted = {name: sorted(set(tp.records) | tp.deletes) for name, tp in plan.tables.items()}
+    probes = []
+    for st in registry.tables:
+        ids = wanted.get(st.name)
+        if ids:
+            param = ids_param(f"ids_{st.name}", ids)
+            probes.append(sa.select(sa.literal(st.name).label("t"), st.table.c.id,
+                                    sa.literal("row").label("kind"))
+                          .where(st.table.c.id == sa.any_(param)))
+            probes.append(sa.select(tombstones.c.table_name, tombstones.c.record_id,
+                                    sa.literal("dead"))
+                          .where(tombstones.c.table_name == st.name,
+                                 tombstones.c.record_id == sa.any_(param)))
+    if not probes:
         return
+    # The user's pending rejections of these records (superseded if they are accepted now).
+    texts = sorted({str(u) for ids in wanted.values() for u in ids})
+    q = quarantine.c
+    probes.append(sa.select(q.table_name, sa.cast(q.record_id, sa.Uuid), sa.literal("pending"))
+                  .where(q.status == "pending", q.user_id == actor.user_id,
+                         q.record_id == sa.any_(sa.bindparam("texts", texts,
+                                                             type_=ARRAY(sa.Text())))))
+    hits: dict[str, dict[str, set[uuid.UUID]]] = {"row": {}, "dead": {}, "pending": {}}
+    for name, rid, kind in session.execute(sa.union_all(*probes)):
+        hits[kind].setdefault(name, set()).add(rid)
+    plan.pending = {(name, uid) for name, ids in hits["pending"].items() for uid in ids}
+    for st in registry.tables:  # registry order, ids sorted: one lock order for every push
+        tp = plan.tables.get(st.name)
+        if tp is not None:
+            _load_table(session, actor, tp, plan, hits["row"].get(st.name, set()),
+                        hits["dead"].get(st.name, set()))
+
+
+def _load_table(session: Session, actor: Actor, tp: TablePlan, plan: Plan,
+                found: set[uuid.UUID], dead: set[uuid.UUID]) -> None:
+    st = tp.st
     # Lock in id order (tables in registry order): no two pushes wait on each other in a
     # cycle. Updates take FOR NO KEY UPDATE, which does not block the FOR KEY SHARE lock a
     # concurrent push's child INSERT takes on its parent; only deletes need FOR UPDATE.
     base = (sa.select(*st.columns(), as_int(st.xid()).label("_xid"),
                       st.where_scope(actor).label("_ok")).order_by(st.table.c.id))
     rows = []
-    upd = [i for i in ids if i not in tp.deletes]
+    upd = sorted(i for i in found if i not in tp.deletes)
     if upd:
-        rows += session.execute(base.where(st.table.c.id.in_(upd)).with_for_update(
-            of=st.table, key_share=True)).mappings().all()  # FOR NO KEY UPDATE
-    if tp.deletes:
-        rows += session.execute(base.where(st.table.c.id.in_(sorted(tp.deletes)))
+        rows += session.execute(base.where(st.table.c.id == sa.any_(ids_param("ids", upd)))
+                                .with_for_update(of=st.table, key_share=True)
+                                ).mappings().all()  # FOR NO KEY UPDATE
+    gone = sorted(i for i in found if i in tp.deletes)
+    if gone:
+        rows += session.execute(base.where(st.table.c.id == sa.any_(ids_param("ids", gone)))
                                 .with_for_update(of=st.table)).mappings().all()
     hidden: set[uuid.UUID] = set()
     for row in rows:
@@ -44,8 +89,6 @@ def load_existing(session: Session, actor: Actor, tp: TablePlan, plan: Plan) -> 
             continue
         tp.existing[uid] = st.codec.to_raw(row)
         tp.stamps[uid] = row["_xid"]
-    dead = set(session.scalars(sa.select(tombstones.c.record_id).where(
-        tombstones.c.table_name == st.name, tombstones.c.record_id.in_(ids))))
     tp.deletes -= hidden | dead  # unknown, invisible or already deleted: nothing to do
     tp.deletes &= set(tp.existing)
     for uid in list(tp.records):
@@ -123,13 +166,14 @@ def _reference_pass(session: Session, registry: Registry, actor: Actor, plan: Pl
             if fname is None:
                 continue
             wanted = {uuid.UUID(c[fname]) for c in tp.upserts.values() if c.get(fname)}
-            if not wanted:
-                continue
             ttp = plan.tables.get(target.name)
-            visible = set(session.scalars(sa.select(target.table.c.id).where(
-                target.table.c.id.in_(wanted), target.where_ref_scope(actor))))
-            if ttp is not None:
-                visible = (visible | set(ttp.upserts)) - ttp.deletes
+            going = ttp.deletes if ttp is not None else set()
+            accepted = set(ttp.upserts) - going if ttp is not None else set()
+            if not wanted - accepted:
+                continue  # all point at records accepted in this push (or none at all)
+            visible = (set(session.scalars(sa.select(target.table.c.id).where(
+                target.table.c.id == sa.any_(ids_param("ids", sorted(wanted - accepted))),
+                target.where_ref_scope(actor)))) | accepted) - going
             for uid, clean in list(tp.upserts.items()):
                 ref = clean.get(fname)
                 if ref and uuid.UUID(ref) not in visible:

@@ -39,13 +39,17 @@ def json_text(value: Any) -> str | None:
 
 
 def to_db_value(kind: str, value: Any) -> Any:
-    """A validated raw value as the database column takes it (points are built by the codec)."""
+    """A validated raw value as the database column takes it, in JSON (the bulk statements
+    are fed JSON; PostgreSQL parses each value with its column type's input function): ids
+    as canonical text, times as ISO 8601 text (exact to the millisecond). Points are built
+    by the codec."""
     if value is None:
         return None
     if kind == "uuid":
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+        return value if isinstance(value, str) and value == value.lower() else str(
+            value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
     if kind == "time":
-        return datetime_from_ms(value)
+        return datetime_from_ms(value).isoformat()  # type: ignore[union-attr]
     if kind == "json":  # the text as pushed (json columns keep it byte for byte)
         return value if isinstance(value, str) else json_text(value)
     if kind == "float":

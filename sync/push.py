@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from sync import checks
-from sync.apply import apply_plan, mark_pushed, supersede_quarantined
+from sync.apply import apply_plan, supersede_quarantined
 from sync.quarantine import quarantine_rejects
 from sync.registry import Actor, Registry, SyncTable
 from sync.store import horizon, idempotency
@@ -57,6 +57,8 @@ class TablePlan:
 class Plan:
     tables: dict[str, TablePlan] = field(default_factory=dict)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    # (table, id) of records this user pushed before that wait in the quarantine.
+    pending: set[tuple[str, uuid.UUID]] = field(default_factory=set)
 
     def reject(self, table: str, rid: Any, errors: Any, raw: Any, op: str) -> None:
         self.rejected.append({"table": table, "id": None if rid is None else str(rid),
@@ -90,9 +92,7 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
     plan = parse(registry, changes, max_records)
     if cursor is not None and cursor > horizon(session):
         cursor = None  # not a cursor we issued: treat every server change as unseen
-    for st in registry.tables:  # registry order, ids sorted: one lock order for every push
-        if st.name in plan.tables:
-            checks.load_existing(session, actor, plan.tables[st.name], plan)
+    checks.load_existing(session, registry, actor, plan)
     checks.validate(plan)
     checks.check_inserts(session, actor, plan)  # before references: a refused parent refuses kids
     checks.check_references(session, registry, actor, plan)
@@ -103,7 +103,8 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
                             f"{len(conflicts)} record(s) changed on the server since your last "
                             "pull; pull, then push again.", conflicts=conflicts)
     counts = apply_plan(session, registry, actor, plan, source,
-                        origin if origin is not None else actor.device_id)
+                        origin if origin is not None else actor.device_id,
+                        pushed_by=actor.device_id if source == "sync" else None)
     if registry.on_change is not None and counts:
         registry.on_change(session, _touched_roots(plan))
     supersede_quarantined(session, actor, plan)
@@ -111,8 +112,6 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
     if keep_rejects:
         notes = quarantine_rejects(session, registry, actor, plan.rejected)
     body = _answer(plan, counts, notes)
-    if actor.device_id is not None and source == "sync":
-        mark_pushed(session, actor.device_id)
     if key and actor.device_id is not None:
         session.execute(sa.insert(idempotency).values(
             device_id=actor.device_id, key=key, request_hash=request_hash, status=200,

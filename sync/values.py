@@ -21,6 +21,13 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def problem(value: Any) -> str | None:
     """Why a flat raw value cannot be stored (None when it can)."""
+    kind = type(value)  # the usual JSON types first, without the checks they cannot fail
+    if kind is str and value.isascii():
+        return "NUL characters are not allowed." if "\x00" in value else None
+    if value is None or kind is bool or (kind is int and -(2**63) < value < 2**63):
+        return None
+    if kind is float and math.isfinite(value):
+        return None
     if isinstance(value, str):
         if "\x00" in value:
             return "NUL characters are not allowed."
@@ -40,8 +47,10 @@ def problem(value: Any) -> str | None:
 
 def parse_json_text(text: str) -> tuple[Any, str | None]:
     """Parse a JSON text column strictly: (value, None) or (None, why it is refused)."""
+    if text.startswith("\ufeff"):  # what json.loads refuses before decoding
+        return None, "Not valid JSON text."
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = _DECODER.decode(text)
     except RecursionError:
         return None, f"Nested deeper than {MAX_DEPTH} levels."
     except ValueError as exc:
@@ -52,6 +61,9 @@ def parse_json_text(text: str) -> tuple[Any, str | None]:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON (no NaN or Infinity constant).")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)  # json.loads builds one per call
 
 
 def _deep_problem(value: Any, depth: int) -> str | None:

@@ -270,7 +270,43 @@ def list_facilities(session: Session, principal: Principal, *, page: int, per_pa
     """A page of facilities matching the filters, and how many match in all."""
     _check_deleted_access(principal, include_deleted)
     query = list_query(include_deleted=include_deleted, **filters)
-    rows, total = paginate_rows(session, query, page=page, per_page=per_page)
+    bounded, total = _nearest_first(session, query, filters, page * per_page)
+    if bounded is None:
+        rows, total = paginate_rows(session, query, page=page, per_page=per_page)
+    else:
+        rows = list(session.execute(bounded.limit(per_page).offset((page - 1) * per_page)))
     near = filters.get("near") is not None
     return [_view(row[0], row[1], row[2], row[3] if near else None, with_distance=near)
             for row in rows], total
+
+
+def _nearest_first(session: Session, query: Select[Any], filters: dict[str, Any],
+                   k: int) -> tuple[Select[Any] | None, int]:
+    """`query` (ordered by distance, nearest first) cut to a radius that holds its first k
+    rows, found with the GiST index's KNN order (`<->`) instead of a sort of every facility,
+    and the total of the uncut query (same round trip); (None, 0) when there is nothing to
+    gain (another order, or fewer than k located rows).
+
+    KNN on geography orders by sphere distance while `distance_m` (the order) is on the
+    spheroid, so the KNN rows are not taken as the answer: the largest spheroid distance
+    among k located rows is a radius R within which at least k rows lie, so the first k
+    rows of the true order (distance, then id) all lie within R. The bounded query keeps
+    that order and its tiebreaker; pages and totals are those of the unbounded query."""
+    near, sort = filters.get("near"), filters.get("sort") or "distance"
+    if near is None or sort != "distance":
+        return None, 0
+    point = _geog(*near)
+    # Only the columns needed (the filters stay): no entity columns to proxy or fetch.
+    distance = func.ST_Distance(Facility.location, point).label("d")
+    knn = (query.with_only_columns(distance, maintain_column_froms=True)
+           .where(Facility.location.is_not(None)).order_by(None)
+           .order_by(Facility.location.op("<->")(point)).limit(k).subquery())
+    total = query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+    found, radius, everything = session.execute(
+        select(func.count(), func.max(knn.c.d), total.scalar_subquery())).one()
+    if found < k or radius is None:
+        return None, 0  # every located row is on this page or before it: no bound needed
+    # A hair wider than R: a superset never changes the answer, a rounding difference
+    # between ST_DWithin and ST_Distance could.
+    cut = func.ST_DWithin(Facility.location, point, radius * (1 + 1e-9) + 0.001)
+    return query.where(cut), int(everything)

@@ -22,6 +22,7 @@ from monitor_api.photos.models import Photo
 from monitor_api.restricted.models import Allegation, Interview
 from monitor_api.scope import TeamScope, user_team_ids, visible_visits, visit_filter
 from monitor_api.visits.models import AccessIncident, Answer, RoomInspection, Visit
+from schemas.fast import compile_loader
 from schemas.sync_records import RAW_SCHEMAS
 from sync import Actor, Field, Registry, SyncTable
 from sync.store import as_int, scope_changes, xid
@@ -71,6 +72,7 @@ def validator(table: str) -> Any:
     on create, current value on update), any other becomes null."""
     schema = RAW_SCHEMAS[table]()
     fields = schema.fields
+    fast = compile_loader(schema)  # accepts only what schema.load accepts, as it loads it
 
     def validate(raw: Any, partial: bool) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         data = {}
@@ -81,7 +83,10 @@ def validator(table: str) -> Any:
                     continue
                 value = None
             data[name] = value
-        try:
+        clean = fast(data, partial)
+        if clean is not None:
+            return clean, None
+        try:  # refused or coerced by the fast path: marshmallow decides (and says why)
             return schema.load(data, partial=partial), None
         except ValidationError as exc:
             return None, exc.normalized_messages()  # type: ignore[return-value]

@@ -1,0 +1,51 @@
+"""The one-statement write of a push: values reach the rows exactly (times to the
+millisecond either side of the epoch, points, JSON text byte for byte), children come with
+their parents, and every push, even an empty one, records the device's push."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.sync.conftest import World, finding_raw, visit_raw
+
+
+def test_values_round_trip_exactly(world: World) -> None:
+    user = world.user()
+    world.team(user)
+    fac = world.facility()
+    token = world.device(user)
+    cursor = world.cursor(token)
+    visit = visit_raw(fac, started_at=1_732_000_000_123, planned_for=-86_400_001,
+                      ended_at=1_732_000_000_999)
+    finding = finding_raw(visit["id"], standard_refs='[ {"rule":"44", "instrument":"mandela"} ]')
+    photo = {"id": str(uuid.uuid4()), "visit_id": visit["id"], "sha256": "ab" * 32,
+             "byte_size": 12, "lat": -33.868820, "lng": 151.209295, "captured_at": 999}
+    resp = world.push(token, {"visits": {"created": [visit]}, "findings": {"created": [finding]},
+                              "photos": {"created": [photo]}}, cursor)
+    assert resp.status_code == 200 and not resp.json()["rejected"], resp.text
+    body = world.pull(token).json()["changes"]
+    got = {t: {r["id"]: r for g in ("created", "updated") for r in body[t][g]}
+           for t in ("visits", "findings", "photos")}
+    v = got["visits"][visit["id"]]
+    assert (v["started_at"], v["planned_for"], v["ended_at"]) == (
+        1_732_000_000_123, -86_400_001, 1_732_000_000_999)
+    assert got["findings"][finding["id"]]["standard_refs"] == finding["standard_refs"]
+    p = got["photos"][photo["id"]]
+    assert (p["lat"], p["lng"], p["captured_at"]) == (-33.868820, 151.209295, 999)
+
+
+def test_every_push_records_the_device(world: World) -> None:
+    user = world.user()
+    world.team(user)
+    token = world.device(user)
+    cursor = world.cursor(token)
+    before = world.sql("select count(*) from sync_devices").scalar()
+    assert world.push(token, {}, cursor).status_code == 200
+    assert world.sql("select count(*) from sync_devices").scalar() == before + 1
+    first = world.sql("select last_push_xid::text from sync_devices order by last_push_at desc"
+                      " limit 1").scalar()
+    assert world.push(token, {"visits": {"created": [visit_raw(world.facility())]}},
+                      world.cursor(token)).status_code == 200
+    second = world.sql("select last_push_xid::text from sync_devices order by last_push_at"
+                       " desc limit 1").scalar()
+    assert int(second) > int(first)

@@ -1,0 +1,118 @@
+"""Where a pull page ends (never inside a transaction), and the cheap "nothing changed" probe.
+
+A page is bounded by records (`limit`) and by the bytes of its records' JSON (`max_bytes`);
+both cuts fall on a transaction boundary: the page [lo, cut) holds every row of each of its
+transactions, and only a single transaction larger than the bound makes a page exceed it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from sync.registry import Actor, Registry
+from sync.store import as_int, holds, scope_changes, tombstones, xid
+
+# (change stamp, FROM table, WHERE) of one source of page rows.
+Part = tuple[ColumnElement[Any], sa.Table, ColumnElement[bool]]
+
+
+def first_over(sizes: Mapping[int, int], bound: int) -> int | None:
+    """The first stamp (in order) whose transaction would take the page past `bound`; never
+    the first one (a page always holds at least one whole transaction)."""
+    total = 0
+    for stamp in sorted(sizes):
+        n = sizes[stamp]
+        if total and total + n > bound:
+            return stamp
+        total += n
+    return None
+
+
+def _parts(registry: Registry, actor: Actor, lo: int, hi: int,
+           incremental: bool) -> list[Part]:
+    parts: list[Part] = []
+    for st in registry.tables:
+        if not st.pull:
+            continue
+        x = st.xid()
+        cond = sa.and_(x >= xid(lo), x < xid(hi))
+        if not st.leave_scope_as_deleted:
+            cond = sa.and_(cond, st.where_scope(actor))
+        parts.append((x, st.table, cond))
+    if incremental:  # tombstones and scope changes only matter after a first sync
+        for log in (tombstones, scope_changes):
+            x = log.c.change_xid
+            parts.append((x, log, sa.and_(x >= xid(lo), x < xid(hi))))
+    return parts
+
+
+def record_cut(session: Session, registry: Registry, actor: Actor, lo: int, hi: int,
+               limit: int, incremental: bool) -> int | None:
+    """The first transaction that would take the page past `limit` records, or None.
+
+    Each source reads at most its first limit+1 rows in stamp order (an index walk that stops
+    early; the cost of a page does not grow with what remains), counted per stamp in SQL.
+    """
+    parts = _parts(registry, actor, lo, hi, incremental)
+    selects = []
+    for i, (x, table, cond) in enumerate(parts):
+        head = sa.select(x.label("x")).select_from(table).where(cond).order_by(x).limit(
+            limit + 1).subquery()
+        selects.append(sa.select(sa.literal(i).label("part"), as_int(head.c.x).label("x"),
+                                 sa.func.count().label("n")).group_by(head.c.x))
+    rows = session.execute(sa.union_all(*selects)).all()
+    return _cut(session, parts, rows, limit, hi)
+
+
+def _cut(session: Session, parts: list[Part], rows: Iterable[Any], limit: int,
+         hi: int) -> int | None:
+    totals: dict[int, int] = defaultdict(int)
+    last: dict[int, int] = {}
+    for part, stamp, n in rows:
+        totals[part] += n
+        last[part] = max(stamp, last.get(part, stamp))
+    # A source that filled its limit+1 rows may have more at its last stamp: the counts are
+    # exact below the smallest such stamp, and already past the limit at it.
+    full = [last[p] for p, n in totals.items() if n > limit]
+    bound = min(full) if full else None
+    sizes: dict[int, int] = defaultdict(int)
+    for _part, stamp, n in rows:
+        if bound is None or stamp <= bound:
+            sizes[stamp] += n
+    cut = first_over(sizes, limit)
+    if cut is not None or bound is None:
+        return cut
+    # No cut below it: `bound` is the first transaction and alone holds more than a page.
+    # It goes whole; the next page starts at the next transaction.
+    return next_stamp(session, parts, bound)
+
+
+def next_stamp(session: Session, parts: list[Part], after: int) -> int | None:
+    """The smallest stamp above `after` in any source (None: there is none)."""
+    mins = [sa.select(sa.func.min(as_int(x)).label("x")).select_from(table).where(
+        cond, x > xid(after)) for x, table, cond in parts]
+    union = sa.union_all(*mins).subquery()
+    value = session.scalar(sa.select(sa.func.min(union.c.x)))
+    return None if value is None else int(value)
+
+
+def unchanged(session: Session, registry: Registry, actor: Actor, lo: int, hi: int) -> bool:
+    """Whether nothing a pull from `lo` could send changed in [lo, hi): no pulled row,
+    tombstone or scope change stamped in the window (anyone's: a superset of the actor's) and
+    no scope hold of the device. One statement of index probes; False means "maybe".
+
+    A table's own `change_xid` column is probed: a custom stamp (`SyncTable.change_xid`) must
+    be the greatest of it and the stamps of other pulled tables, which are probed too.
+    """
+    logs = [st.table for st in registry.tables if st.pull] + [tombstones, scope_changes]
+    probes: list[ColumnElement[bool]] = [
+        sa.exists().where(t.c.change_xid >= xid(lo), t.c.change_xid < xid(hi)) for t in logs]
+    if actor.device_id is not None:
+        probes.append(sa.exists().where(holds.c.device_id == actor.device_id))
+    return not session.scalar(sa.select(sa.or_(*probes)))

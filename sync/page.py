@@ -8,7 +8,7 @@ transactions, and only a single transaction larger than the bound makes a page e
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,60 +18,59 @@ from sqlalchemy.sql.elements import ColumnElement
 from sync.registry import Actor, Registry
 from sync.store import as_int, holds, scope_changes, tombstones, xid
 
-# (change stamp, FROM table, WHERE) of one source of page rows.
-Part = tuple[ColumnElement[Any], sa.Table, ColumnElement[bool]]
+# (change stamp, FROM table, WHERE, estimated bytes per row) of one source of page rows.
+Part = tuple[ColumnElement[Any], sa.Table, ColumnElement[bool], float]
 
 
-def first_over(sizes: Mapping[int, int], bound: int) -> int | None:
-    """The first stamp (in order) whose transaction would take the page past `bound`; never
-    the first one (a page always holds at least one whole transaction)."""
+def first_over(sizes: Mapping[int, int], bound: int, first_fits: bool = True) -> int | None:
+    """The first stamp (in order) whose transaction would take the page past `bound`; with
+    `first_fits`, never the first one (a page holds at least one whole transaction)."""
     total = 0
     for stamp in sorted(sizes):
         n = sizes[stamp]
-        if total and total + n > bound:
+        if (total or not first_fits) and total + n > bound:
             return stamp
         total += n
     return None
 
 
-def _parts(registry: Registry, actor: Actor, lo: int, hi: int,
-           incremental: bool) -> list[Part]:
+def _parts(registry: Registry, lo: int, hi: int, incremental: bool) -> list[Part]:
     parts: list[Part] = []
     for st in registry.tables:
-        if not st.pull:
-            continue
-        x = st.xid()
-        cond = sa.and_(x >= xid(lo), x < xid(hi))
-        if not st.leave_scope_as_deleted:
-            cond = sa.and_(cond, st.where_scope(actor))
-        parts.append((x, st.table, cond))
+        if st.pull:
+            x = st.xid()
+            parts.append((x, st.table, sa.and_(x >= xid(lo), x < xid(hi)), st.row_bytes))
     if incremental:  # tombstones and scope changes only matter after a first sync
         for log in (tombstones, scope_changes):
             x = log.c.change_xid
-            parts.append((x, log, sa.and_(x >= xid(lo), x < xid(hi))))
+            parts.append((x, log, sa.and_(x >= xid(lo), x < xid(hi)), 0.0))
     return parts
 
 
-def record_cut(session: Session, registry: Registry, actor: Actor, lo: int, hi: int,
-               limit: int, incremental: bool) -> int | None:
-    """The first transaction that would take the page past `limit` records, or None.
+def record_cut(session: Session, registry: Registry, lo: int, hi: int, limit: int,
+               incremental: bool, first_fits: bool = True, max_bytes: int = 0) -> int | None:
+    """The first transaction that would take [lo, hi) past `limit` rows (or past `max_bytes`
+    by the tables' `row_bytes` estimates), or None.
 
-    Each source reads at most its first limit+1 rows in stamp order (an index walk that stops
-    early; the cost of a page does not grow with what remains), counted per stamp in SQL.
+    Rows of every actor count (not only those in the actor's scope): each source then reads
+    at most its first limit+1 stamps off its change_xid index (an index-only walk that stops
+    early, so a page costs the same however much remains), counted per stamp in SQL. The
+    caller fills a sparse page up with further windows (`pull._windowed`); for those,
+    `first_fits=False`: a first transaction over the limit ends the page before it.
     """
-    parts = _parts(registry, actor, lo, hi, incremental)
+    parts = _parts(registry, lo, hi, incremental)
     selects = []
-    for i, (x, table, cond) in enumerate(parts):
+    for i, (x, table, cond, _w) in enumerate(parts):
         head = sa.select(x.label("x")).select_from(table).where(cond).order_by(x).limit(
             limit + 1).subquery()
         selects.append(sa.select(sa.literal(i).label("part"), as_int(head.c.x).label("x"),
                                  sa.func.count().label("n")).group_by(head.c.x))
     rows = session.execute(sa.union_all(*selects)).all()
-    return _cut(session, parts, rows, limit, hi)
+    return _cut(session, parts, rows, limit, first_fits, max_bytes)
 
 
-def _cut(session: Session, parts: list[Part], rows: Iterable[Any], limit: int,
-         hi: int) -> int | None:
+def _cut(session: Session, parts: list[Part], rows: list[Any], limit: int,
+         first_fits: bool, max_bytes: int = 0) -> int | None:
     totals: dict[int, int] = defaultdict(int)
     last: dict[int, int] = {}
     for part, stamp, n in rows:
@@ -82,10 +81,14 @@ def _cut(session: Session, parts: list[Part], rows: Iterable[Any], limit: int,
     full = [last[p] for p, n in totals.items() if n > limit]
     bound = min(full) if full else None
     sizes: dict[int, int] = defaultdict(int)
-    for _part, stamp, n in rows:
+    weights: dict[int, int] = defaultdict(int)
+    for part, stamp, n in rows:
         if bound is None or stamp <= bound:
             sizes[stamp] += n
-    cut = first_over(sizes, limit)
+            weights[stamp] += int(n * parts[part][3])
+    cuts = [first_over(sizes, limit, first_fits),
+            first_over(weights, max_bytes, first_fits) if max_bytes else None]
+    cut = min((c for c in cuts if c is not None), default=None)
     if cut is not None or bound is None:
         return cut
     # No cut below it: `bound` is the first transaction and alone holds more than a page.
@@ -96,7 +99,7 @@ def _cut(session: Session, parts: list[Part], rows: Iterable[Any], limit: int,
 def next_stamp(session: Session, parts: list[Part], after: int) -> int | None:
     """The smallest stamp above `after` in any source (None: there is none)."""
     mins = [sa.select(sa.func.min(as_int(x)).label("x")).select_from(table).where(
-        cond, x > xid(after)) for x, table, cond in parts]
+        cond, x > xid(after)) for x, table, cond, _w in parts]
     union = sa.union_all(*mins).subquery()
     value = session.scalar(sa.select(sa.func.min(union.c.x)))
     return None if value is None else int(value)

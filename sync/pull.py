@@ -15,6 +15,8 @@ from sync.rows import Page, record_query, size
 from sync.store import horizon, state, tombstones, xid
 
 HOLD_SECONDS = 14 * 86400
+# Windows a sparse page is filled from (each one more statement per pulled table).
+MAX_WINDOWS = 8
 
 
 @dataclass
@@ -68,14 +70,9 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
         out.update({"changes": page.changes, "timestamp": h, "has_more": False})
         return out
     start = lo or 0
-    hi, has_more = h, False
-    if limit:
-        cut = record_cut(session, registry, actor, start, h, limit, lo is not None)
-        if cut is not None:
-            hi, has_more = cut, True
-    hi, cut_by_bytes = _windowed(session, registry, actor, page, start, hi, full,
-                                 lo is None, req.max_bytes if limit else 0)
-    has_more = has_more or cut_by_bytes
+    hi = _windowed(session, registry, actor, page, start, h, full, lo is None, limit,
+                   req.max_bytes if limit else 0)
+    has_more = hi != h
     affected: dict[Any, int] = {}
     first: dict[Any, tuple[int, int]] = {}  # root -> (xid, direction) of its first change
     if registry.scope_changes is not None and lo is not None:
@@ -111,31 +108,52 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
     return out
 
 
-def _windowed(session: Session, registry: Registry, actor: Actor, page: Page, lo: int,
-              hi: int, full: set[str], first: bool, max_bytes: int) -> tuple[int, bool]:
-    """Add the rows changed in [lo, hi) (tables in `full`: all rows) and cut the page
-    earlier, at a transaction boundary, when their JSON passes `max_bytes`: (hi, cut)."""
-    fetched: list[tuple[SyncTable, list[Any]]] = []
+def _windowed(session: Session, registry: Registry, actor: Actor, page: Page, lo: int, h: int,
+              full: set[str], first: bool, limit: int, max_bytes: int) -> int:
+    """Add the rows changed from `lo` on (tables in `full`: all their rows) and return where
+    the page ends: before h when it would hold over `limit` rows or `max_bytes` of JSON
+    (0: no bound), always at a transaction boundary.
+
+    A window is cut on everyone's rows (cheap, `record_cut`); when the actor's rows fill less
+    than half of the page, the next window is added, up to MAX_WINDOWS.
+    """
+    pulled = [st for st in registry.tables if st.pull]
+    created = {st.name: st.is_new(None if first else lo, actor.device_id) for st in pulled}
+    for st in pulled:
+        if st.name in full:  # sent whole whatever the window: they cannot move the cut
+            page.collect(session, st, record_query(st, created[st.name]).where(
+                st.where_scope(actor)))
+    fetched: list[tuple[str, list[Any]]] = []
     sizes: dict[int, int] = {}
-    for st in registry.tables:
-        if not st.pull:
-            continue
-        whole = st.name in full
-        cond = st.where_scope(actor)
-        if not whole:
-            cond = sa.and_(cond, _window(st, lo, hi))
-        created = st.is_new(None if first else lo, actor.device_id)
-        rows = session.execute(record_query(st, created).where(cond)).all()
-        fetched.append((st, rows))
-        if max_bytes and not whole:  # rows sent whatever the window cannot move the cut
-            for row in rows:
-                sizes[row[0]] = sizes.get(row[0], 0) + size(row[3])
+    rows_in, bytes_in, hi = 0, 0, lo
+    for window in range(MAX_WINDOWS):
+        cut = (record_cut(session, registry, hi, h, limit - rows_in, not first,
+                          first_fits=window == 0, max_bytes=max(0, max_bytes - bytes_in))
+               if limit else None)
+        end = h if cut is None else cut
+        if end == hi:  # the next transaction alone would overfill the page
+            break
+        for st in pulled:
+            if st.name in full:
+                continue
+            rows = session.connection().execute(record_query(st, created[st.name]).where(
+                st.where_scope(actor), _window(st, hi, end))).all()
+            if rows:
+                fetched.append((st.name, rows))
+                rows_in += len(rows)
+                before = bytes_in
+                for row in rows:
+                    n = size(row[3])
+                    sizes[row[0]] = sizes.get(row[0], 0) + n
+                    bytes_in += n
+                st.row_bytes = (bytes_in - before) / len(rows)
+        hi = end
+        if hi == h or (2 * rows_in >= limit or 2 * bytes_in >= max_bytes > 0):
+            break
     cut = first_over(sizes, max_bytes) if max_bytes else None
-    for st, rows in fetched:
-        if cut is not None and st.name not in full:
-            rows = [r for r in rows if r[0] < cut]
-        page.add(st.name, rows)
-    return (hi, False) if cut is None else (cut, True)
+    for name, rows in fetched:
+        page.add(name, rows if cut is None else [r for r in rows if r[0] < cut])
+    return hi if cut is None else cut
 
 
 def _roots(session: Session, registry: Registry, actor: Actor, roots: dict[Any, int],

@@ -16,14 +16,25 @@ from sqlalchemy.orm import Session
 from sync.registry import Registry, SyncTable
 from sync.store import as_int
 
+# Per synced table (kept alive here): its stamp, id and JSON columns and FROM clause, built
+# once (building SQLAlchemy expressions costs more than running them for a small page).
+_PARTS: dict[int, tuple[SyncTable, list[Any], Any]] = {}
+
+
+def _parts(st: SyncTable) -> tuple[list[Any], Any]:
+    known = _PARTS.get(id(st))
+    if known is None or known[0] is not st:
+        raw = sa.select(*st.columns()).correlate(st.table).lateral("raw")  # per table row
+        cols = [as_int(st.xid()).label("x"), sa.cast(st.table.c.id, sa.Text).label("id"),
+                sa.cast(sa.func.row_to_json(sa.literal_column("raw")), sa.Text).label("j")]
+        known = _PARTS[id(st)] = (st, cols, st.table.join(raw, sa.true()))
+    return known[1], known[2]
+
 
 def record_query(st: SyncTable, created: sa.ColumnElement[bool]) -> sa.Select[Any]:
     """(stamp, is created, id, JSON text) of the table's rows, in stamp order; add WHERE."""
-    raw = sa.select(*st.columns()).correlate(st.table).lateral("raw")  # per table row
-    return (sa.select(as_int(st.xid()).label("x"), created.label("_new"),
-                      sa.cast(st.table.c.id, sa.Text).label("id"),
-                      sa.cast(sa.func.row_to_json(sa.literal_column("raw")), sa.Text).label("j"))
-            .select_from(st.table.join(raw, sa.true()))
+    (x, rid, j), joined = _parts(st)
+    return (sa.select(x, created.label("_new"), rid, j).select_from(joined)
             .order_by(st.xid(), st.table.c.id))
 
 
@@ -53,7 +64,7 @@ class Page:
 
     def collect(self, session: Session, st: SyncTable, query: sa.Select[Any]) -> None:
         """Add the records of `query` (a `record_query`) not yet in the page."""
-        self.add(st.name, session.execute(query))
+        self.add(st.name, session.connection().execute(query))
 
     def delete(self, table: str, ids: Any) -> None:
         """Add deleted ids not yet listed."""

@@ -105,17 +105,22 @@ def next_stamp(session: Session, parts: list[Part], after: int) -> int | None:
     return None if value is None else int(value)
 
 
-def unchanged(session: Session, registry: Registry, actor: Actor, lo: int, hi: int) -> bool:
-    """Whether nothing a pull from `lo` could send changed in [lo, hi): no pulled row,
-    tombstone or scope change stamped in the window (anyone's: a superset of the actor's) and
-    no scope hold of the device. One statement of index probes; False means "maybe".
+def probe(session: Session, registry: Registry, actor: Actor, lo: int, hi: int,
+          cap: int) -> tuple[int, bool]:
+    """How many rows stamped in [lo, hi) the pulled tables, tombstones and the scope log hold
+    (anyone's: a superset of the actor's), counted up to `cap`, and whether the device has a
+    scope hold. One statement of index probes: (0, False) means nothing to send.
 
     A table's own `change_xid` column is probed: a custom stamp (`SyncTable.change_xid`) must
     be the greatest of it and the stamps of other pulled tables, which are probed too.
     """
     logs = [st.table for st in registry.tables if st.pull] + [tombstones, scope_changes]
-    probes: list[ColumnElement[bool]] = [
-        sa.exists().where(t.c.change_xid >= xid(lo), t.c.change_xid < xid(hi)) for t in logs]
-    if actor.device_id is not None:
-        probes.append(sa.exists().where(holds.c.device_id == actor.device_id))
-    return not session.scalar(sa.select(sa.or_(*probes)))
+    stamped = sa.union_all(*[
+        sa.select(sa.literal_column("1").label("one")).select_from(t).where(
+            t.c.change_xid >= xid(lo), t.c.change_xid < xid(hi)) for t in logs]).limit(cap)
+    held: ColumnElement[bool] = (sa.exists().where(holds.c.device_id == actor.device_id)
+                                 if actor.device_id is not None else sa.false())
+    n, has_hold = session.execute(sa.select(
+        sa.select(sa.func.count()).select_from(stamped.subquery()).scalar_subquery(),
+        held)).one()
+    return int(n), bool(has_hold)

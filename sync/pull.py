@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from sync import holds
-from sync.page import first_over, record_cut, unchanged
+from sync.page import first_over, probe, record_cut
 from sync.registry import Actor, Registry, SyncTable
-from sync.rows import Page, record_query, size
+from sync.rows import Page, fetch_all, record_query, size
 from sync.store import horizon, state, tombstones, xid
 
 HOLD_SECONDS = 14 * 86400
@@ -39,15 +39,18 @@ def pruned_below(session: Session) -> int:
         state.c.key == "pruned_below")) or 0)
 
 
-def _prepare(session: Session) -> int:
-    """pruned_below, and custom plans for the rest of the transaction: psycopg prepares a
-    statement run five times, and PostgreSQL's generic plan for a page query (no cursor
-    value known) probes an index row by row where a page needs a range scan."""
-    value = session.execute(sa.select(
-        sa.func.set_config("plan_cache_mode", "force_custom_plan", True),
-        sa.select(state.c.value).where(state.c.key == "pruned_below").scalar_subquery(),
-    )).one()[1]
-    return int(value or 0)
+def _prepare(session: Session, custom_plans: bool) -> int:
+    """pruned_below; with `custom_plans`, custom plans for the rest of the transaction."""
+    floor = sa.select(state.c.value).where(state.c.key == "pruned_below").scalar_subquery()
+    if custom_plans:
+        return int(session.execute(sa.select(_CUSTOM, floor)).one()[1] or 0)
+    return int(session.scalar(sa.select(floor)) or 0)
+
+
+# psycopg prepares a statement run five times, and PostgreSQL's generic plan for a page query
+# (no cursor value known) may walk an index row by row where a large page needs a range scan
+# and a hash join; a small incremental page or a poll is served well by it, without planning.
+_CUSTOM = sa.func.set_config("plan_cache_mode", "force_custom_plan", True)
 
 
 def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -> dict[str, Any]:
@@ -55,7 +58,7 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
 
     Records are `orjson.Fragment`s (their JSON text, made by PostgreSQL): encode with orjson.
     """
-    floor = _prepare(session)
+    floor = _prepare(session, custom_plans=req.cursor is None)
     h = horizon(session)
     out: dict[str, Any] = {}
     lo, limit, full = req.cursor, req.limit, set(req.full)
@@ -64,14 +67,21 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
         # retention of deletes: an incremental answer would miss deletes; resend everything.
         out["experimentalStrategy"] = "replacement"
         lo, limit = None, 0
+        session.execute(sa.select(_CUSTOM))  # the whole dataset
     page = Page(registry)
-    if lo is not None and not full and unchanged(session, registry, actor, lo, h):
-        # The common poll: nothing in the window, no scope change, no hold to settle.
-        out.update({"changes": page.changes, "timestamp": h, "has_more": False})
-        return out
+    fits = False  # the whole window fits in a page by records
+    if lo is not None and not full:
+        n, held = probe(session, registry, actor, lo, h, limit + 1)
+        if n == 0 and not held:
+            # The common poll: nothing in the window, no scope change, no hold to settle.
+            out.update({"changes": page.changes, "timestamp": h, "has_more": False})
+            return out
+        fits = n <= limit
+        if not fits and req.cursor is not None:
+            session.execute(sa.select(_CUSTOM))  # a large incremental window
     start = lo or 0
-    hi = _windowed(session, registry, actor, page, start, h, full, lo is None, limit,
-                   req.max_bytes if limit else 0)
+    hi = _windowed(session, registry, actor, page, start, h, full, lo is None,
+                   0 if fits else limit, req.max_bytes if limit else 0)
     has_more = hi != h
     affected: dict[Any, int] = {}
     first: dict[Any, tuple[int, int]] = {}  # root -> (xid, direction) of its first change
@@ -92,11 +102,10 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
     # it was not holding on to: their rows are all new to it.
     fresh = [r for r in gained if first[r][1] > 0 and r not in settled.kept]
     if lo is not None:
+        _left_scope(session, registry, actor, page, start, hi)
         for st in registry.tables:
             if not st.pull:
                 continue
-            if st.leave_scope_as_deleted and st.scope is not None:
-                _left_scope(session, st, actor, page, start, hi)
             if moved and st.scope_key:
                 _rescoped(session, st, actor, page, moved, start, fresh)
             if gained and st.with_roots is not None:
@@ -111,8 +120,8 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
 def _windowed(session: Session, registry: Registry, actor: Actor, page: Page, lo: int, h: int,
               full: set[str], first: bool, limit: int, max_bytes: int) -> int:
     """Add the rows changed from `lo` on (tables in `full`: all their rows) and return where
-    the page ends: before h when it would hold over `limit` rows or `max_bytes` of JSON
-    (0: no bound), always at a transaction boundary.
+    the page ends: before h when it would hold over `limit` rows (0: no bound, everything
+    fits) or `max_bytes` of JSON (0: no bound), always at a transaction boundary.
 
     A window is cut on everyone's rows (cheap, `record_cut`); when the actor's rows fill less
     than half of the page, the next window is added, up to MAX_WINDOWS.
@@ -133,11 +142,11 @@ def _windowed(session: Session, registry: Registry, actor: Actor, page: Page, lo
         end = h if cut is None else cut
         if end == hi:  # the next transaction alone would overfill the page
             break
-        for st in pulled:
-            if st.name in full:
-                continue
-            rows = session.connection().execute(record_query(st, created[st.name]).where(
-                st.where_scope(actor), _window(st, hi, end))).all()
+        windowed = [st for st in pulled if st.name not in full]
+        for st, rows in zip(windowed, fetch_all(session, [
+                record_query(st, created[st.name]).where(st.where_scope(actor),
+                                                         _window(st, hi, end))
+                for st in windowed]), strict=True):
             if rows:
                 fetched.append((st.name, rows))
                 rows_in += len(rows)
@@ -148,7 +157,7 @@ def _windowed(session: Session, registry: Registry, actor: Actor, page: Page, lo
                     bytes_in += n
                 st.row_bytes = (bytes_in - before) / len(rows)
         hi = end
-        if hi == h or (2 * rows_in >= limit or 2 * bytes_in >= max_bytes > 0):
+        if hi == h or not limit or 2 * rows_in >= limit or 2 * bytes_in >= max_bytes > 0:
             break
     cut = first_over(sizes, max_bytes) if max_bytes else None
     for name, rows in fetched:
@@ -199,11 +208,19 @@ def _tombstones(session: Session, registry: Registry, actor: Actor, page: Page, 
         page.delete(table, [rid])
 
 
-def _left_scope(session: Session, st: SyncTable, actor: Actor, page: Page, lo: int,
+def _left_scope(session: Session, registry: Registry, actor: Actor, page: Page, lo: int,
                 hi: int) -> None:
     """Rows that changed and left a global scope (soft-deleted, retired) go as deleted."""
-    gone = sa.and_(_window(st, lo, hi), sa.not_(st.where_scope(actor)))
-    page.delete(st.name, session.scalars(sa.select(st.table.c.id).where(gone)))
+    tables = [st for st in registry.tables
+              if st.pull and st.leave_scope_as_deleted and st.scope is not None]
+    if not tables:
+        return
+    gone = sa.union_all(*[
+        sa.select(sa.literal_column(str(i)).label("t"), sa.cast(st.table.c.id, sa.Text))
+        .where(_window(st, lo, hi), sa.not_(st.where_scope(actor)))
+        for i, st in enumerate(tables)])
+    for i, rid in session.connection().execute(gone):
+        page.delete(tables[i].name, [rid])
 
 
 def _rescoped(session: Session, st: SyncTable, actor: Actor, page: Page,

@@ -7,6 +7,7 @@ transactions, and only a single transaction larger than the bound makes a page e
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from sync.registry import Actor, Registry
-from sync.store import as_int, holds, scope_changes, tombstones, xid
+from sync.store import as_int, holds, scope_changes, tombstones, xid, xid_param
 
 # (change stamp, FROM table, WHERE, estimated bytes per row) of one source of page rows.
 Part = tuple[ColumnElement[Any], sa.Table, ColumnElement[bool], float]
@@ -114,13 +115,30 @@ def probe(session: Session, registry: Registry, actor: Actor, lo: int, hi: int,
     A table's own `change_xid` column is probed: a custom stamp (`SyncTable.change_xid`) must
     be the greatest of it and the stamps of other pulled tables, which are probed too.
     """
-    logs = [st.table for st in registry.tables if st.pull] + [tombstones, scope_changes]
-    stamped = sa.union_all(*[
-        sa.select(sa.literal_column("1").label("one")).select_from(t).where(
-            t.c.change_xid >= xid(lo), t.c.change_xid < xid(hi)) for t in logs]).limit(cap)
-    held: ColumnElement[bool] = (sa.exists().where(holds.c.device_id == actor.device_id)
-                                 if actor.device_id is not None else sa.false())
-    n, has_hold = session.execute(sa.select(
-        sa.select(sa.func.count()).select_from(stamped.subquery()).scalar_subquery(),
-        held)).one()
+    n, has_hold = session.connection().exec_driver_sql(_probe_sql(registry, session), {
+        "lo": str(lo), "hi": str(hi), "cap": cap,
+        "device": actor.device_id or uuid.UUID(int=0)}).one()
     return int(n), bool(has_hold)
+
+
+# The probe runs on every poll: its SQL is built and compiled once per registry and dialect.
+_PROBES: dict[tuple[int, str], tuple[Registry, str]] = {}
+
+
+def _probe_sql(registry: Registry, session: Session) -> str:
+    dialect = session.get_bind().dialect
+    known = _PROBES.get((id(registry), dialect.name))
+    if known is None or known[0] is not registry:
+        lo, hi = xid_param("lo"), xid_param("hi")
+        logs = [st.table for st in registry.tables if st.pull] + [tombstones, scope_changes]
+        stamped = sa.union_all(*[
+            sa.select(sa.literal_column("1").label("one")).select_from(t).where(
+                t.c.change_xid >= lo, t.c.change_xid < hi) for t in logs]).limit(
+            sa.bindparam("cap", type_=sa.Integer()))
+        held = sa.exists().where(holds.c.device_id == sa.bindparam(
+            "device", type_=holds.c.device_id.type))
+        stmt = sa.select(
+            sa.select(sa.func.count()).select_from(stamped.subquery()).scalar_subquery(), held)
+        compiled = stmt.compile(dialect=dialect)
+        known = _PROBES[(id(registry), dialect.name)] = (registry, str(compiled))
+    return known[1]

@@ -309,6 +309,16 @@ def peak_rss_mb(pid: int) -> float:
     raise RuntimeError("no VmHWM")
 
 
+def vacuum(engine: Any) -> None:
+    """VACUUM ANALYZE after a bulk load (what autovacuum does soon after one)."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("vacuum analyze"))
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def measured_pull(engine: Any, base: str, pid: int, user: Any) -> dict[str, Any]:
     """A first pull (gzip) with the worker's peak RSS during it."""
     reset_peak(pid)
@@ -324,19 +334,20 @@ def main() -> None:
     upgrade(url)
     engine, facility_id, team_id, user = setup(url)
     copy_in = copy_rows(engine, facility_id, team_id, SMALL)
-    with engine.begin() as conn:
-        conn.execute(sa.text("analyze"))
+    vacuum(engine)
     proc, base = start_server(url)
     try:
         pid = worker_pid(proc)
         pull_plain = bench_pull(base, device_token(engine, user), use_gzip=False)
         small = measured_pull(engine, base, pid, user)
         out_small = copy_out(engine)
+        say(f"first pulls: {small['rate']} rec/s gzip, {pull_plain['rate']} plain")
         polls = bench_polls(engine, base, device_token(engine, user), small["cursor"])
+        say(f"polls: {polls}")
         devices = bench_devices(base, [device_token(engine, user) for _ in range(DEVICES)])
+        say(f"16 devices: {devices['rate']} rec/s")
         copy_rows(engine, facility_id, team_id, LARGE - SMALL)
-        with engine.begin() as conn:
-            conn.execute(sa.text("analyze"))
+        vacuum(engine)
         large = measured_pull(engine, base, pid, user)
         out_large = copy_out(engine)
     finally:

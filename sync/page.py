@@ -107,38 +107,40 @@ def next_stamp(session: Session, parts: list[Part], after: int) -> int | None:
 
 
 def probe(session: Session, registry: Registry, actor: Actor, lo: int, hi: int,
-          cap: int) -> tuple[int, bool]:
-    """How many rows stamped in [lo, hi) the pulled tables, tombstones and the scope log hold
-    (anyone's: a superset of the actor's), counted up to `cap`, and whether the device has a
-    scope hold. One statement of index probes: (0, False) means nothing to send.
+          cap: int) -> tuple[dict[str, int], bool]:
+    """How many rows stamped in [lo, hi) each pulled table, the tombstones and the scope log
+    hold (anyone's: a superset of the actor's), each counted up to `cap`, and whether the
+    device has a scope hold. One statement of index probes; all zero and no hold means
+    nothing to send. Keys: table names, "sync_tombstones", "sync_scope_changes".
 
     A table's own `change_xid` column is probed: a custom stamp (`SyncTable.change_xid`) must
     be the greatest of it and the stamps of other pulled tables, which are probed too.
     """
-    n, has_hold = session.connection().exec_driver_sql(_probe_sql(registry, session), {
+    sql, names = _probe_sql(registry, session)
+    row = session.connection().exec_driver_sql(sql, {
         "lo": str(lo), "hi": str(hi), "cap": cap,
         "device": actor.device_id or uuid.UUID(int=0)}).one()
-    return int(n), bool(has_hold)
+    return dict(zip(names, map(int, row[:-1]), strict=True)), bool(row[-1])
 
 
 # The probe runs on every poll: its SQL is built and compiled once per registry and dialect.
-_PROBES: dict[tuple[int, str], tuple[Registry, str]] = {}
+_PROBES: dict[tuple[int, str], tuple[Registry, str, list[str]]] = {}
 
 
-def _probe_sql(registry: Registry, session: Session) -> str:
+def _probe_sql(registry: Registry, session: Session) -> tuple[str, list[str]]:
     dialect = session.get_bind().dialect
     known = _PROBES.get((id(registry), dialect.name))
     if known is None or known[0] is not registry:
         lo, hi = xid_param("lo"), xid_param("hi")
+        cap = sa.bindparam("cap", type_=sa.Integer())
         logs = [st.table for st in registry.tables if st.pull] + [tombstones, scope_changes]
-        stamped = sa.union_all(*[
+        counts = [sa.select(sa.func.count()).select_from(
             sa.select(sa.literal_column("1").label("one")).select_from(t).where(
-                t.c.change_xid >= lo, t.c.change_xid < hi) for t in logs]).limit(
-            sa.bindparam("cap", type_=sa.Integer()))
+                t.c.change_xid >= lo, t.c.change_xid < hi).limit(cap).subquery())
+            .scalar_subquery().label(t.name) for t in logs]
         held = sa.exists().where(holds.c.device_id == sa.bindparam(
             "device", type_=holds.c.device_id.type))
-        stmt = sa.select(
-            sa.select(sa.func.count()).select_from(stamped.subquery()).scalar_subquery(), held)
-        compiled = stmt.compile(dialect=dialect)
-        known = _PROBES[(id(registry), dialect.name)] = (registry, str(compiled))
-    return known[1]
+        compiled = sa.select(*counts, held).compile(dialect=dialect)
+        known = _PROBES[(id(registry), dialect.name)] = (
+            registry, str(compiled), [t.name for t in logs])
+    return known[1], known[2]

@@ -12,7 +12,7 @@ from sync import holds
 from sync.page import first_over, probe, record_cut
 from sync.registry import Actor, Registry, SyncTable
 from sync.rows import Page, fetch_all, record_query, size
-from sync.store import horizon, state, tombstones, xid
+from sync.store import horizon, scope_changes, state, tombstones, xid
 
 HOLD_SECONDS = 14 * 86400
 # Windows a sparse page is filled from (each one more statement per pulled table).
@@ -70,8 +70,10 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
         session.execute(sa.select(_CUSTOM))  # the whole dataset
     page = Page(registry)
     fits = False  # the whole window fits in a page by records
+    counts: dict[str, int] | None = None  # rows stamped in the window per source, if probed
     if lo is not None and not full:
-        n, held = probe(session, registry, actor, lo, h, limit + 1)
+        counts, held = probe(session, registry, actor, lo, h, limit + 1)
+        n = sum(counts.values())
         if n == 0 and not held:
             # The common poll: nothing in the window, no scope change, no hold to settle.
             out.update({"changes": page.changes, "timestamp": h, "has_more": False})
@@ -80,12 +82,17 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
         if not fits and req.cursor is not None:
             session.execute(sa.select(_CUSTOM))  # a large incremental window
     start = lo or 0
-    hi = _windowed(session, registry, actor, page, start, h, full, lo is None,
-                   0 if fits else limit, req.max_bytes if limit else 0)
+    # Tables without a row stamped in the window are not asked (a custom stamp may move with
+    # another table's: those are always asked).
+    pulled = [st for st in registry.tables if st.pull and (
+        counts is None or counts[st.name] or st.change_xid is not None)]
+    hi = _windowed(session, actor, pulled, page, start, h, full, lo is None,
+                   0 if fits else limit, req.max_bytes if limit else 0, registry)
     has_more = hi != h
     affected: dict[Any, int] = {}
     first: dict[Any, tuple[int, int]] = {}  # root -> (xid, direction) of its first change
-    if registry.scope_changes is not None and lo is not None:
+    if registry.scope_changes is not None and lo is not None and (
+            counts is None or counts[scope_changes.name]):
         for rid, stamp, direction in session.execute(registry.scope_changes(actor, start, hi)):
             affected[rid] = max(stamp, affected.get(rid, 0))
             first[rid] = min(first.get(rid, (stamp, direction)), (stamp, direction))
@@ -102,7 +109,7 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
     # it was not holding on to: their rows are all new to it.
     fresh = [r for r in gained if first[r][1] > 0 and r not in settled.kept]
     if lo is not None:
-        _left_scope(session, registry, actor, page, start, hi)
+        _left_scope(session, pulled, actor, page, start, hi)
         for st in registry.tables:
             if not st.pull:
                 continue
@@ -112,13 +119,15 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
                 _pulled_in(session, st, actor, page, gained)
             if settled.release and st.scope_key:
                 _lost(session, st, actor, page, list(settled.release))
-        _tombstones(session, registry, actor, page, start, hi, moved, settled)
+        if counts is None or counts[tombstones.name] or settled.release:
+            _tombstones(session, registry, actor, page, start, hi, moved, settled)
     out.update({"changes": page.changes, "timestamp": hi, "has_more": has_more})
     return out
 
 
-def _windowed(session: Session, registry: Registry, actor: Actor, page: Page, lo: int, h: int,
-              full: set[str], first: bool, limit: int, max_bytes: int) -> int:
+def _windowed(session: Session, actor: Actor, pulled: list[SyncTable], page: Page, lo: int,
+              h: int, full: set[str], first: bool, limit: int, max_bytes: int,
+              registry: Registry) -> int:
     """Add the rows changed from `lo` on (tables in `full`: all their rows) and return where
     the page ends: before h when it would hold over `limit` rows (0: no bound, everything
     fits) or `max_bytes` of JSON (0: no bound), always at a transaction boundary.
@@ -126,7 +135,6 @@ def _windowed(session: Session, registry: Registry, actor: Actor, page: Page, lo
     A window is cut on everyone's rows (cheap, `record_cut`); when the actor's rows fill less
     than half of the page, the next window is added, up to MAX_WINDOWS.
     """
-    pulled = [st for st in registry.tables if st.pull]
     created = {st.name: st.is_new(None if first else lo, actor.device_id) for st in pulled}
     for st in pulled:
         if st.name in full:  # sent whole whatever the window: they cannot move the cut
@@ -208,11 +216,10 @@ def _tombstones(session: Session, registry: Registry, actor: Actor, page: Page, 
         page.delete(table, [rid])
 
 
-def _left_scope(session: Session, registry: Registry, actor: Actor, page: Page, lo: int,
+def _left_scope(session: Session, pulled: list[SyncTable], actor: Actor, page: Page, lo: int,
                 hi: int) -> None:
     """Rows that changed and left a global scope (soft-deleted, retired) go as deleted."""
-    tables = [st for st in registry.tables
-              if st.pull and st.leave_scope_as_deleted and st.scope is not None]
+    tables = [st for st in pulled if st.leave_scope_as_deleted and st.scope is not None]
     if not tables:
         return
     gone = sa.union_all(*[

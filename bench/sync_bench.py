@@ -327,6 +327,24 @@ def measured_pull(engine: Any, base: str, pid: int, user: Any) -> dict[str, Any]
     return out
 
 
+def warm_server(url: str, engine: Any) -> tuple[subprocess.Popen[bytes], str, int]:
+    """A fresh server whose worker has served one pull (of a user without a team: the code
+    paths and statements of a pull, without its data), and that worker's pid."""
+    proc, base = start_server(url)
+    with Session(engine, expire_on_commit=False) as s:
+        idle = User(username=f"idle-{uuid.uuid4().hex[:6]}", display_name="idle",
+                    role="monitor", password_hash="!nologin")  # noqa: S106 (no login)
+        s.add(idle)
+        s.commit()
+    bench_pull(base, device_token(engine, idle), use_gzip=True)
+    return proc, base, worker_pid(proc)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    proc.wait(10)
+
+
 def main() -> None:
     url = os.environ.get("DATABASE_URL")
     if not url:
@@ -335,24 +353,27 @@ def main() -> None:
     engine, facility_id, team_id, user = setup(url)
     copy_in = copy_rows(engine, facility_id, team_id, SMALL)
     vacuum(engine)
-    proc, base = start_server(url)
+    # Each peak RSS is that of a fresh (warmed-up) worker serving one first pull.
+    proc, base, pid = warm_server(url, engine)
     try:
-        pid = worker_pid(proc)
-        pull_plain = bench_pull(base, device_token(engine, user), use_gzip=False)
         small = measured_pull(engine, base, pid, user)
+        pull_plain = bench_pull(base, device_token(engine, user), use_gzip=False)
         out_small = copy_out(engine)
         say(f"first pulls: {small['rate']} rec/s gzip, {pull_plain['rate']} plain")
         polls = bench_polls(engine, base, device_token(engine, user), small["cursor"])
         say(f"polls: {polls}")
         devices = bench_devices(base, [device_token(engine, user) for _ in range(DEVICES)])
         say(f"16 devices: {devices['rate']} rec/s")
-        copy_rows(engine, facility_id, team_id, LARGE - SMALL)
-        vacuum(engine)
+    finally:
+        stop(proc)
+    copy_rows(engine, facility_id, team_id, LARGE - SMALL)
+    vacuum(engine)
+    proc, base, pid = warm_server(url, engine)
+    try:
         large = measured_pull(engine, base, pid, user)
         out_large = copy_out(engine)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop(proc)
     for name, p in (("gzip ", small), ("plain", pull_plain), ("gzip ", large)):
         print(f"pull  {p['records']:>7} records, {p['pages']} pages ({name}): {p['rate']:8.0f} "
               f"rec/s ({p['seconds']:.2f} s); wire {p['bytes']:,} B, largest page "

@@ -43,7 +43,7 @@ def fetch_all(session: Session, queries: list[sa.Select[Any]]) -> list[list[Any]
     if queries:
         union = sa.union_all(*[q.add_columns(sa.literal_column(str(i)).label("part"))
                                for i, q in enumerate(queries)])
-        for row in session.connection().execute(union):
+        for row in session.connection().execute(union).all():  # fetchall: not row by row
             out[row[4]].append(row)
     return out
 
@@ -74,7 +74,7 @@ class Page:
 
     def collect(self, session: Session, st: SyncTable, query: sa.Select[Any]) -> None:
         """Add the records of `query` (a `record_query`) not yet in the page."""
-        self.add(st.name, session.connection().execute(query))
+        self.add(st.name, session.connection().execute(query).all())
 
     def delete(self, table: str, ids: Any) -> None:
         """Add deleted ids not yet listed."""

@@ -111,7 +111,7 @@ def probe(session: Session, registry: Registry, actor: Actor, lo: int, hi: int,
     """How many rows stamped in [lo, hi) each pulled table, the tombstones and the scope log
     hold (anyone's: a superset of the actor's), each counted up to `cap`, and whether the
     device has a scope hold. One statement of index probes; all zero and no hold means
-    nothing to send. Keys: table names, "sync_tombstones", "sync_scope_changes".
+    nothing to send. Keys: synced table names, "sync_tombstones", "sync_scope_changes".
 
     A table's own `change_xid` column is probed: a custom stamp (`SyncTable.change_xid`) must
     be the greatest of it and the stamps of other pulled tables, which are probed too.
@@ -133,14 +133,15 @@ def _probe_sql(registry: Registry, session: Session) -> tuple[str, list[str]]:
     if known is None or known[0] is not registry:
         lo, hi = xid_param("lo"), xid_param("hi")
         cap = sa.bindparam("cap", type_=sa.Integer())
-        logs = [st.table for st in registry.tables if st.pull] + [tombstones, scope_changes]
+        logs = [(st.name, st.table) for st in registry.tables if st.pull] + [
+            (t.name, t) for t in (tombstones, scope_changes)]
         counts = [sa.select(sa.func.count()).select_from(
             sa.select(sa.literal_column("1").label("one")).select_from(t).where(
                 t.c.change_xid >= lo, t.c.change_xid < hi).limit(cap).subquery())
-            .scalar_subquery().label(t.name) for t in logs]
+            .scalar_subquery().label(f"n{i}") for i, (_name, t) in enumerate(logs)]
         held = sa.exists().where(holds.c.device_id == sa.bindparam(
             "device", type_=holds.c.device_id.type))
         compiled = sa.select(*counts, held).compile(dialect=dialect)
         known = _PROBES[(id(registry), dialect.name)] = (
-            registry, str(compiled), [t.name for t in logs])
+            registry, str(compiled), [name for name, _t in logs])
     return known[1], known[2]

@@ -109,10 +109,13 @@ def authenticate(session: Session, token: str | None = None) -> Principal:
 
 def _device_principal(session: Session, token: str, now: datetime) -> Principal:
     """The principal of a device token, or a 401 naming why the phone is refused."""
-    device = session.scalar(select(Device).where(Device.token_hash == hash_token(token)))
-    if device is None:
+    # One round trip for both, read fresh on every request: a revoke or disable committed
+    # before this request began refuses it (no cache to outlive a revocation).
+    found = session.execute(select(Device, User).outerjoin(User, User.id == Device.user_id)
+                            .where(Device.token_hash == hash_token(token))).first()
+    if found is None:
         raise _invalid("Unknown or malformed token.")
-    user = session.get(User, device.user_id)
+    device, user = found
     if device.revoked_at is not None or (user is not None and _before_disable(
             device.created_at, user)):
         # Scenario: a lost phone is revoked; its next sync is refused AND logged.

@@ -98,7 +98,8 @@ class Settings:
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
     login_lockout_seconds: int = 60
-    sync_page_records: int = 5000
+    sync_page_records: int = 20000
+    sync_page_bytes: int = 4 * 1024 * 1024
     sync_max_push_records: int = 5000
     sync_max_body_bytes: int = 16 * 1024 * 1024
     sync_schema_min: int = 1
@@ -160,7 +161,9 @@ class Settings:
             login_max_failures=_int(env, "LOGIN_MAX_FAILURES", 5, minimum=1),
             login_window_seconds=_int(env, "LOGIN_WINDOW_SECONDS", 900, minimum=1),
             login_lockout_seconds=_int(env, "LOGIN_LOCKOUT_SECONDS", 60, minimum=1),
-            sync_page_records=_int(env, "SYNC_PAGE_RECORDS", 5000, minimum=1),
+            sync_page_records=_int(env, "SYNC_PAGE_RECORDS", 20000, minimum=1),
+            # Bytes of a pull page's records (JSON, before gzip); 0: records bound only.
+            sync_page_bytes=_int(env, "SYNC_PAGE_BYTES", 4 * 1024 * 1024),
             sync_max_push_records=_int(env, "SYNC_MAX_PUSH_RECORDS", 5000, minimum=1),
             sync_max_body_bytes=_int(env, "SYNC_MAX_BODY_BYTES", 16 * 1024 * 1024, minimum=1024),
             upload_max_bytes=_int(env, "UPLOAD_MAX_BYTES", 512 * 1024 * 1024, minimum=1),

@@ -9,10 +9,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from sync import holds
+from sync.page import first_over, probe, record_cut
 from sync.registry import Actor, Registry, SyncTable
-from sync.store import as_int, horizon, scope_changes, state, tombstones, xid
+from sync.rows import Page, fetch_all, record_query, size
+from sync.store import horizon, scope_changes, state, tombstones, xid
 
 HOLD_SECONDS = 14 * 86400
+# Windows a sparse page is filled from (each one more statement per pulled table).
+MAX_WINDOWS = 8
 
 
 @dataclass
@@ -22,12 +26,11 @@ class PullRequest:
     cursor: int | None
     limit: int
     full: set[str] = field(default_factory=set)
+    # Bound on the UTF-8 bytes of a page's records' JSON (0: none); like `limit`, exceeded
+    # only by a single transaction larger than it (a transaction is never split).
+    max_bytes: int = 0
     # How long the deletes of a lost scope root wait for the device's next push.
     hold_seconds: int = HOLD_SECONDS
-
-
-def _empty(registry: Registry) -> dict[str, dict[str, list[Any]]]:
-    return {t.name: {"created": [], "updated": [], "deleted": []} for t in registry.tables}
 
 
 def pruned_below(session: Session) -> int:
@@ -36,26 +39,60 @@ def pruned_below(session: Session) -> int:
         state.c.key == "pruned_below")) or 0)
 
 
+def _prepare(session: Session, custom_plans: bool) -> int:
+    """pruned_below; with `custom_plans`, custom plans for the rest of the transaction."""
+    floor = sa.select(state.c.value).where(state.c.key == "pruned_below").scalar_subquery()
+    if custom_plans:
+        return int(session.execute(sa.select(_CUSTOM, floor)).one()[1] or 0)
+    return int(session.scalar(sa.select(floor)) or 0)
+
+
+# psycopg prepares a statement run five times, and PostgreSQL's generic plan for a page query
+# (no cursor value known) may walk an index row by row where a large page needs a range scan
+# and a hash join; a small incremental page or a poll is served well by it, without planning.
+_CUSTOM = sa.func.set_config("plan_cache_mode", "force_custom_plan", True)
+
+
 def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -> dict[str, Any]:
-    """Build one pull response: {changes, timestamp, has_more[, experimentalStrategy]}."""
+    """Build one pull response: {changes, timestamp, has_more[, experimentalStrategy]}.
+
+    Records are `orjson.Fragment`s (their JSON text, made by PostgreSQL): encode with orjson.
+    """
+    floor = _prepare(session, custom_plans=req.cursor is None)
     h = horizon(session)
     out: dict[str, Any] = {}
     lo, limit, full = req.cursor, req.limit, set(req.full)
-    if lo is not None and (lo > h or lo < pruned_below(session)):
+    if lo is not None and (lo > h or lo < floor):
         # Not a cursor we issued (e.g. restored into a new cluster), or older than the
         # retention of deletes: an incremental answer would miss deletes; resend everything.
         out["experimentalStrategy"] = "replacement"
         lo, limit = None, 0
+        session.execute(sa.select(_CUSTOM))  # the whole dataset
+    page = Page(registry)
+    fits = False  # the whole window fits in a page by records
+    counts: dict[str, int] | None = None  # rows stamped in the window per source, if probed
+    if lo is not None and not full:
+        counts, held = probe(session, registry, actor, lo, h, limit + 1)
+        n = sum(counts.values())
+        if n == 0 and not held:
+            # The common poll: nothing in the window, no scope change, no hold to settle.
+            out.update({"changes": page.changes, "timestamp": h, "has_more": False})
+            return out
+        fits = n <= limit
+        if not fits and req.cursor is not None:
+            session.execute(sa.select(_CUSTOM))  # a large incremental window
     start = lo or 0
-    hi, has_more = h, False
-    if limit:
-        cut = _page_cut(session, registry, actor, start, h, limit, lo is not None)
-        if cut is not None:
-            hi, has_more = cut, True
-    changes = _empty(registry)
+    # Tables without a row stamped in the window are not asked (a custom stamp may move with
+    # another table's: those are always asked).
+    pulled = [st for st in registry.tables if st.pull and (
+        counts is None or counts[st.name] or st.change_xid is not None)]
+    hi = _windowed(session, actor, pulled, page, start, h, full, lo is None,
+                   0 if fits else limit, req.max_bytes if limit else 0, registry)
+    has_more = hi != h
     affected: dict[Any, int] = {}
     first: dict[Any, tuple[int, int]] = {}  # root -> (xid, direction) of its first change
-    if registry.scope_changes is not None and lo is not None:
+    if registry.scope_changes is not None and lo is not None and (
+            counts is None or counts[scope_changes.name]):
         for rid, stamp, direction in session.execute(registry.scope_changes(actor, start, hi)):
             affected[rid] = max(stamp, affected.get(rid, 0))
             first[rid] = min(first.get(rid, (stamp, direction)), (stamp, direction))
@@ -71,24 +108,69 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
     # Roots the device did not have at its cursor (first change a gain) and whose records
     # it was not holding on to: their rows are all new to it.
     fresh = [r for r in gained if first[r][1] > 0 and r not in settled.kept]
-    for st in registry.tables:
-        if not st.pull:
-            continue
-        bucket = changes[st.name]
-        _rows(session, st, actor, bucket, start, hi, st.name in full, first=lo is None)
-        if lo is not None:
-            if st.leave_scope_as_deleted and st.scope is not None:
-                _left_scope(session, st, actor, bucket, start, hi)
-            if moved and st.scope_key:
-                _rescoped(session, st, actor, bucket, moved, start, fresh)
-            if gained and st.with_roots is not None:
-                _pulled_in(session, st, actor, bucket, gained)
-            if settled.release and st.scope_key:
-                _lost(session, st, actor, bucket, list(settled.release))
     if lo is not None:
-        _tombstones(session, registry, actor, changes, start, hi, moved, settled)
-    out.update({"changes": changes, "timestamp": hi, "has_more": has_more})
+        _left_scope(session, pulled, actor, page, start, hi)
+        for st in registry.tables:
+            if not st.pull:
+                continue
+            if moved and st.scope_key:
+                _rescoped(session, st, actor, page, moved, start, fresh)
+            if gained and st.with_roots is not None:
+                _pulled_in(session, st, actor, page, gained)
+            if settled.release and st.scope_key:
+                _lost(session, st, actor, page, list(settled.release))
+        if counts is None or counts[tombstones.name] or settled.release:
+            _tombstones(session, registry, actor, page, start, hi, moved, settled)
+    out.update({"changes": page.changes, "timestamp": hi, "has_more": has_more})
     return out
+
+
+def _windowed(session: Session, actor: Actor, pulled: list[SyncTable], page: Page, lo: int,
+              h: int, full: set[str], first: bool, limit: int, max_bytes: int,
+              registry: Registry) -> int:
+    """Add the rows changed from `lo` on (tables in `full`: all their rows) and return where
+    the page ends: before h when it would hold over `limit` rows (0: no bound, everything
+    fits) or `max_bytes` of JSON (0: no bound), always at a transaction boundary.
+
+    A window is cut on everyone's rows (cheap, `record_cut`); when the actor's rows fill less
+    than half of the page, the next window is added, up to MAX_WINDOWS.
+    """
+    created = {st.name: st.is_new(None if first else lo, actor.device_id) for st in pulled}
+    for st in pulled:
+        if st.name in full:  # sent whole whatever the window: they cannot move the cut
+            page.collect(session, st, record_query(st, created[st.name]).where(
+                st.where_scope(actor)))
+    fetched: list[tuple[str, list[Any]]] = []
+    sizes: dict[int, int] = {}
+    rows_in, bytes_in, hi = 0, 0, lo
+    for window in range(MAX_WINDOWS):
+        cut = (record_cut(session, registry, hi, h, limit - rows_in, not first,
+                          first_fits=window == 0, max_bytes=max(0, max_bytes - bytes_in))
+               if limit else None)
+        end = h if cut is None else cut
+        if end == hi:  # the next transaction alone would overfill the page
+            break
+        windowed = [st for st in pulled if st.name not in full]
+        for st, rows in zip(windowed, fetch_all(session, [
+                record_query(st, created[st.name]).where(st.where_scope(actor),
+                                                         _window(st, hi, end))
+                for st in windowed]), strict=True):
+            if rows:
+                fetched.append((st.name, rows))
+                rows_in += len(rows)
+                before = bytes_in
+                for row in rows:
+                    n = size(row[3])
+                    sizes[row[0]] = sizes.get(row[0], 0) + n
+                    bytes_in += n
+                st.row_bytes = (bytes_in - before) / len(rows)
+        hi = end
+        if hi == h or not limit or 2 * rows_in >= limit or 2 * bytes_in >= max_bytes > 0:
+            break
+    cut = first_over(sizes, max_bytes) if max_bytes else None
+    for name, rows in fetched:
+        page.add(name, rows if cut is None else [r for r in rows if r[0] < cut])
+    return hi if cut is None else cut
 
 
 def _roots(session: Session, registry: Registry, actor: Actor, roots: dict[Any, int],
@@ -108,61 +190,8 @@ def _window(st: SyncTable, lo: int, hi: int) -> sa.ColumnElement[bool]:
     return sa.and_(st.xid() >= xid(lo), st.xid() < xid(hi))
 
 
-def _page_cut(session: Session, registry: Registry, actor: Actor, lo: int, hi: int,
-              limit: int, incremental: bool) -> int | None:
-    """The first transaction that would overflow the page, or None when all fits."""
-    parts: list[sa.Select[Any]] = []
-    for st in registry.tables:
-        if not st.pull:
-            continue
-        x = st.xid()
-        cond = _window(st, lo, hi)
-        if not st.leave_scope_as_deleted:
-            cond = sa.and_(cond, st.where_scope(actor))
-        parts.append(sa.select(x.label("x"), sa.func.count().label("n"))
-                     .select_from(st.table).where(cond).group_by(x).order_by(x)
-                     .limit(limit + 1))
-    if incremental:  # tombstones and scope changes only matter after a first sync
-        for log in (tombstones, scope_changes):
-            parts.append(sa.select(log.c.change_xid.label("x"), sa.func.count().label("n"))
-                         .where(log.c.change_xid >= xid(lo), log.c.change_xid < xid(hi))
-                         .group_by(log.c.change_xid).order_by(log.c.change_xid)
-                         .limit(limit + 1))
-    # Each part is capped at limit+1 transactions: each has >= 1 row, so the cut (if any)
-    # falls within every part's fetched range.
-    union = sa.union_all(*[p.subquery().select() for p in parts]).subquery()
-    counts = session.execute(sa.select(as_int(union.c.x), sa.func.sum(union.c.n))
-                             .group_by(union.c.x).order_by(union.c.x)).all()
-    total = 0
-    for stamp, n in counts:
-        if total and total + n > limit:
-            return int(stamp)
-        total += int(n)
-    return None
-
-
-def _rows(session: Session, st: SyncTable, actor: Actor, bucket: dict[str, list[Any]],
-          lo: int, hi: int, whole: bool, first: bool) -> None:
-    cond = st.where_scope(actor)
-    if not whole:
-        cond = sa.and_(cond, _window(st, lo, hi))
-    created = st.is_new(None if first else lo, actor.device_id).label("_new")
-    _collect(session, st, bucket, sa.select(*st.columns(), created).where(cond))
-
-
-def _collect(session: Session, st: SyncTable, bucket: dict[str, list[Any]],
-             query: sa.Select[Any]) -> None:
-    """Add the rows of `query` (with a `_new` column) not yet in the bucket, in xid order."""
-    seen = {r["id"] for r in bucket["created"]} | {r["id"] for r in bucket["updated"]}
-    for row in session.execute(query.order_by(st.xid(), st.table.c.id)).mappings():
-        raw = st.codec.to_raw(row)
-        if raw["id"] not in seen:
-            bucket["created" if row["_new"] else "updated"].append(raw)
-
-
-def _tombstones(session: Session, registry: Registry, actor: Actor,
-                changes: dict[str, dict[str, list[Any]]], lo: int, hi: int,
-                moved: list[Any], settled: holds.Settled) -> None:
+def _tombstones(session: Session, registry: Registry, actor: Actor, page: Page, lo: int,
+                hi: int, moved: list[Any], settled: holds.Settled) -> None:
     """Deletions in the window, for the tables pulled, that the actor may learn about (also
     under scope roots whose visibility changed for them: a lost root's deleted records), and
     those under released held roots since the hold began; none under held roots."""
@@ -184,45 +213,46 @@ def _tombstones(session: Session, registry: Registry, actor: Actor,
                                       sa.and_(tombstones.c.table_name.in_(scoped), visible))),
                *[sa.and_(tombstones.c.table_name.in_(scoped), r) for r in released]))
     for table, rid in session.execute(query.order_by(tombstones.c.change_xid)):
-        deleted = changes[table]["deleted"]
-        if str(rid) not in deleted:
-            deleted.append(str(rid))
+        page.delete(table, [rid])
 
 
-def _left_scope(session: Session, st: SyncTable, actor: Actor, bucket: dict[str, list[Any]],
-                lo: int, hi: int) -> None:
+def _left_scope(session: Session, pulled: list[SyncTable], actor: Actor, page: Page, lo: int,
+                hi: int) -> None:
     """Rows that changed and left a global scope (soft-deleted, retired) go as deleted."""
-    gone = sa.and_(_window(st, lo, hi), sa.not_(st.where_scope(actor)))
-    bucket["deleted"].extend(str(i) for i in session.scalars(sa.select(st.table.c.id).where(gone)))
+    tables = [st for st in pulled if st.leave_scope_as_deleted and st.scope is not None]
+    if not tables:
+        return
+    gone = sa.union_all(*[
+        sa.select(sa.literal_column(str(i)).label("t"), sa.cast(st.table.c.id, sa.Text))
+        .where(_window(st, lo, hi), sa.not_(st.where_scope(actor)))
+        for i, st in enumerate(tables)])
+    for i, rid in session.connection().execute(gone):
+        page.delete(tables[i].name, [rid])
 
 
-def _rescoped(session: Session, st: SyncTable, actor: Actor, bucket: dict[str, list[Any]],
+def _rescoped(session: Session, st: SyncTable, actor: Actor, page: Page,
               affected: list[Any], lo: int, fresh: list[Any]) -> None:
     """Scope roots gained since the cursor come whole (as created under roots the device
     never had); lost ones go as deleted."""
     key = st.table.c[st.scope_key or "id"]
     in_root = key.in_(affected)
     new = st.is_new(lo, actor.device_id)
-    created = (sa.case((key.in_(fresh), sa.true()), else_=new) if fresh else new).label("_new")
-    _collect(session, st, bucket,
-             sa.select(*st.columns(), created).where(in_root, st.where_scope(actor)))
-    _lost(session, st, actor, bucket, affected)
+    created = sa.case((key.in_(fresh), sa.true()), else_=new) if fresh else new
+    page.collect(session, st, record_query(st, created).where(in_root, st.where_scope(actor)))
+    _lost(session, st, actor, page, affected)
 
 
-def _lost(session: Session, st: SyncTable, actor: Actor, bucket: dict[str, list[Any]],
+def _lost(session: Session, st: SyncTable, actor: Actor, page: Page,
           roots: list[Any]) -> None:
     """The rows under `roots` the actor cannot see (any more) go as deleted."""
     key = st.table.c[st.scope_key or "id"]
     lost = sa.select(st.table.c.id).where(key.in_(roots), sa.not_(st.where_scope(actor)))
-    deleted = set(bucket["deleted"])
-    for rid in session.scalars(lost):
-        if str(rid) not in deleted:
-            bucket["deleted"].append(str(rid))
+    page.delete(st.name, session.scalars(lost))
 
 
-def _pulled_in(session: Session, st: SyncTable, actor: Actor, bucket: dict[str, list[Any]],
+def _pulled_in(session: Session, st: SyncTable, actor: Actor, page: Page,
                roots: list[Any]) -> None:
     """Reference rows that newly visible roots use (they may not have changed in years)."""
     assert st.with_roots is not None
-    _collect(session, st, bucket, sa.select(*st.columns(), sa.true().label("_new")).where(
+    page.collect(session, st, record_query(st, sa.true()).where(
         st.with_roots(actor, st.table, roots), st.where_scope(actor)))

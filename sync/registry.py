@@ -68,6 +68,9 @@ class SyncTable:
     # visible visit uses): (actor, table, gained root ids) -> WHERE clause; sent as created.
     with_roots: Callable[[Actor, sa.Table, list[Any]], ColumnElement[bool]] | None = None
     codec: Codec = field(init=False)
+    # Bytes of a row's JSON as this process last sent them (a guess until then): an estimate
+    # that sizes page cuts so that few fetched rows are dropped by the exact byte bound.
+    row_bytes: float = field(init=False, default=400.0)
 
     def __post_init__(self) -> None:
         self.codec = Codec(self.fields)

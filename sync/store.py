@@ -20,13 +20,23 @@ class XID8(UserDefinedType[str]):
         return "xid8"
 
 
+# One instance of each type: SQLAlchemy memoizes a type's cache key per instance, and
+# computing it anew for every parameter of a statement costs more than running a poll.
+_XID8, _TEXT, _BIGINT = XID8(), sa.Text(), sa.BigInteger()
+
+
 def xid(value: int) -> ColumnElement[Any]:
     """An xid8 parameter (cursors are integers; xid8 is compared in SQL)."""
-    return sa.cast(sa.literal(str(int(value)), sa.Text), XID8())
+    return sa.cast(sa.literal(str(int(value)), _TEXT), _XID8)
+
+
+def xid_param(name: str) -> ColumnElement[Any]:
+    """A named xid8 parameter (its value: the integer as a string) for prebuilt statements."""
+    return sa.cast(sa.bindparam(name, type_=_TEXT), _XID8)
 
 
 def as_int(column: ColumnElement[Any]) -> ColumnElement[int]:
-    return sa.cast(sa.cast(column, sa.Text), sa.BigInteger)
+    return sa.cast(sa.cast(column, _TEXT), _BIGINT)
 
 
 meta = sa.MetaData()

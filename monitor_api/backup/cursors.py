@@ -27,14 +27,15 @@ def generation(session: Session) -> int:
     return int(value or 0)
 
 
-def to_internal(session: Session, cursor: int | None) -> int | None:
-    """The xid a phone's cursor stands for; 0 (replacement) when issued before a restore."""
+def to_internal(session: Session, cursor: int | None, gen: int | None = None) -> int | None:
+    """The xid a phone's cursor stands for; 0 (replacement) when issued before a restore.
+    `gen`: the generation when already read in this transaction."""
     if cursor is None:
         return None
-    base = generation(session) << GENERATION_SHIFT
+    base = (generation(session) if gen is None else gen) << GENERATION_SHIFT
     return 0 if cursor < base else cursor - base
 
 
-def to_wire(session: Session, stamp: int) -> int:
+def to_wire(session: Session, stamp: int, gen: int | None = None) -> int:
     """The cursor a phone gets for the engine's xid stamp."""
-    return (generation(session) << GENERATION_SHIFT) + stamp
+    return ((generation(session) if gen is None else gen) << GENERATION_SHIFT) + stamp

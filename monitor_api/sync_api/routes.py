@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from monitor_api.auth import current_principal, roles_required
 from monitor_api.db import get_session
 from monitor_api.sync_api import service
-from monitor_api.sync_api.wire import json_response, read_json_body
+from monitor_api.sync_api.wire import json_response, pull_response, read_json_body
 
 blp = Blueprint("sync", __name__, url_prefix="/api/v1/sync",
                 description="Offline sync for phones (device token required).")
@@ -57,7 +57,7 @@ class Sync(MethodView):
             last_pulled_at=request.args.get("last_pulled_at"),
             schema_version=request.args.get("schema_version"),
             migration=request.args.get("migration"))
-        return json_response(request, body)
+        return pull_response(request, body)
 
     @roles_required(device=True)
     @blp.doc(operationId="pushChanges", parameters=PUSH_PARAMS, requestBody={

@@ -93,16 +93,17 @@ def pull_changes(session: Session, principal: Principal, *, settings: Settings,
     """One pull page for the device's user."""
     check_schema_version(schema_version, settings)
     # A cursor of an older restore generation stands for 0: the replacement strategy.
-    cursor = cursors.to_internal(session, parse_cursor(last_pulled_at))
+    generation = cursors.generation(session)
+    cursor = cursors.to_internal(session, parse_cursor(last_pulled_at), generation)
     req = sync.PullRequest(cursor=cursor, limit=settings.sync_page_records,
-                           full=parse_migration(migration),
+                           full=parse_migration(migration), max_bytes=settings.sync_page_bytes,
                            hold_seconds=settings.sync_scope_hold_hours * 3600)
     try:
         body = sync.pull(session, registry(), actor_of(principal), req)
     except sync.SyncError as exc:
         raise _map(exc) from None
     metrics.count_pull(body)
-    body["timestamp"] = cursors.to_wire(session, body["timestamp"])
+    body["timestamp"] = cursors.to_wire(session, body["timestamp"], generation)
     return body
 
 

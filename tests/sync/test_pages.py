@@ -1,0 +1,214 @@
+"""Pull pages bounded by bytes as well as records, the fast "nothing changed" poll, and the
+records PostgreSQL encodes (identical to the raw form the codec defines)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from werkzeug.serving import make_server
+
+from monitor_api.app import create_app
+from monitor_api.config import Settings
+from monitor_api.sync_api.registry import registry
+from sync.page import first_over
+from tests.sync.conftest import World, finding_raw, visit_raw
+
+PAGE_BYTES = 6000
+
+
+@pytest.fixture(scope="module")
+def small_pages(sync_settings: Settings) -> Iterator[str]:
+    """A second server whose pages hold at most PAGE_BYTES of records (and 10,000 records)."""
+    app = create_app(replace(sync_settings, sync_page_bytes=PAGE_BYTES,
+                             sync_page_records=10_000))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    app.extensions["db_engine"].dispose()
+
+
+@pytest.fixture
+def bytes_world(sync_engine: Engine, small_pages: str) -> World:
+    return World(sync_engine, small_pages)
+
+
+def _push(world: World, token: str, fac: str, cursor: int, findings: int) -> set[str]:
+    """One push (one transaction): a visit and its findings; their ids."""
+    visit = visit_raw(fac)
+    rows = [finding_raw(visit["id"], description="x" * 150) for _ in range(findings)]
+    resp = world.push(token, {"visits": {"created": [visit]},
+                              "findings": {"created": rows}}, cursor)
+    assert resp.status_code == 200 and resp.json()["rejected"] == [], resp.text
+    return {visit["id"], *(r["id"] for r in rows)}
+
+
+def _pages(world: World, token: str, cursor: Any = "null") -> list[dict[str, Any]]:
+    pages = []
+    while True:
+        body = world.pull(token, cursor).json()
+        pages.append(body)
+        cursor = body["timestamp"]
+        if not body["has_more"]:
+            return pages
+
+
+def _records(page: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for g in page["changes"].values() for k in ("created", "updated") for r in g[k]]
+
+
+def test_first_over_never_cuts_before_the_first_transaction() -> None:
+    assert first_over({}, 10) is None
+    assert first_over({5: 4, 7: 6}, 10) is None
+    assert first_over({5: 4, 7: 6, 9: 1}, 10) == 9
+    assert first_over({7: 6, 5: 4, 9: 1}, 10) == 9  # in stamp order, whatever the input's
+    assert first_over({5: 50, 7: 1}, 10) == 7  # an oversize first transaction goes alone
+
+
+def test_pages_stay_under_the_byte_bound_and_never_split_a_transaction(
+        bytes_world: World) -> None:
+    world = bytes_world
+    mon = world.user()
+    world.team(mon)
+    fac = world.facility()
+    token = world.device(mon)
+    cur = world.cursor(token)
+    pushes = [_push(world, token, fac, cur, n) for n in (3, 5, 2, 30, 4, 1, 6)]
+    owner = {rid: i for i, ids in enumerate(pushes) for rid in ids}
+    pages = _pages(world, world.device(mon))
+    assert len(pages) >= 4
+    seen: Counter[str] = Counter()
+    for page in pages:
+        records = _records(page)
+        txs = {owner[r["id"]] for r in records if r["id"] in owner}
+        size = sum(len(json.dumps(r, separators=(",", ":")).encode()) for r in records)
+        # Over the bound only when the page holds one transaction alone.
+        assert size <= PAGE_BYTES or len(txs) == 1, (size, txs)
+        for i in txs:  # whole transactions only
+            assert pushes[i] <= {r["id"] for r in records}
+        seen.update(r["id"] for r in records)
+    assert set(owner) <= set(seen) and all(seen[rid] == 1 for rid in owner)
+    assert any(len(pushes[3] & {r["id"] for r in _records(p)}) == 31 for p in pages)
+
+
+def test_incremental_pages_are_bounded_too(bytes_world: World) -> None:
+    world = bytes_world
+    mon = world.user()
+    world.team(mon)
+    fac = world.facility()
+    token = world.device(mon)
+    cur = world.cursor(token)
+    ids = set().union(*(_push(world, token, fac, cur, 8) for _ in range(6)))
+    other = world.device(mon)
+    pages = _pages(world, other, cur)
+    assert len(pages) >= 3
+    got = [r["id"] for p in pages for r in _records(p)]
+    assert sorted(got) == sorted(ids)  # exactly once
+
+
+def test_poll_with_nothing_changed(world: World) -> None:
+    mon = world.user()
+    world.team(mon)
+    world.facility()
+    token = world.device(mon)
+    cur = world.cursor(token)
+    body = world.pull(token, cur).json()
+    assert body["has_more"] is False and body["timestamp"] >= cur
+    assert set(body["changes"]) == {t.name for t in registry().tables}
+    assert all(g == {"created": [], "updated": [], "deleted": []}
+               for g in body["changes"].values())
+    assert "experimentalStrategy" not in body
+
+
+def test_poll_with_nothing_changed_still_replaces_a_pruned_cursor(world: World) -> None:
+    mon = world.user()
+    world.team(mon)
+    fac = world.facility()
+    token = world.device(mon)
+    cur = world.cursor(token)
+    world.sql("insert into sync_state (key, value) values ('pruned_below', :v) "
+              "on conflict (key) do update set value = excluded.value", v=cur + 1)
+    body = world.pull(token, cur).json()
+    assert body["experimentalStrategy"] == "replacement"
+    assert {r["id"] for r in body["changes"]["facilities"]["created"]} == {fac}
+    ahead = world.pull(token, body["timestamp"] + 10_000).json()  # a cursor never issued
+    assert ahead["experimentalStrategy"] == "replacement"
+
+
+def test_poll_with_nothing_changed_answers_426_for_an_old_schema(world: World) -> None:
+    mon = world.user()
+    world.team(mon)
+    token = world.device(mon)
+    cur = world.cursor(token)
+    resp = world.pull(token, cur, schema_version=99)
+    assert resp.status_code == 426 and resp.json()["supported"]
+
+
+def test_poll_after_a_lost_visit_and_a_push_sends_the_held_deletes(world: World) -> None:
+    """Nothing changed in the window since the hold began, but the push released it: the
+    poll must not take the fast path while the device has a hold."""
+    mon, lead = world.user(), world.user()
+    team = world.team(mon, lead, lead=lead)
+    fac = world.facility()
+    token = world.device(mon)
+    visit = world.visit(team, fac)
+    cur = world.cursor(token)
+    world.leave(team, mon)
+    held = world.pull(token, cur).json()
+    assert visit not in held["changes"]["visits"]["deleted"]  # held until the device pushes
+    resp = world.push(token, {}, held["timestamp"])
+    assert resp.status_code == 200, resp.text
+    body = world.pull(token, held["timestamp"]).json()
+    assert visit in body["changes"]["visits"]["deleted"]
+
+
+def test_revoked_device_is_refused_by_the_next_pull(world: World) -> None:
+    mon = world.user()
+    world.team(mon)
+    token = world.device(mon)
+    cur = world.cursor(token)
+    assert world.pull(token, cur).status_code == 200
+    world.sql("update devices set revoked_at = now() where user_id = :u", u=mon.id)
+    resp = world.pull(token, cur)
+    assert resp.status_code == 401 and resp.json()["type"].endswith("device-revoked")
+    world.sql("update users set is_active = false where id = :u", u=mon.id)
+    assert world.pull(token, cur).status_code == 401
+
+
+def test_records_made_by_postgresql_match_the_codec(world: World) -> None:
+    """Every pulled record equals `Codec.to_raw` of the row read column by column."""
+    mon = world.user()
+    world.team(mon)
+    fac = world.facility()
+    world.template()
+    token = world.device(mon)
+    cur = world.cursor(token)
+    visit = visit_raw(fac, summary="Ёлка — «кавычки» \"q\" \\ \u2028 🙂", population_total=12)
+    photo = {"id": str(uuid.uuid4()), "visit_id": visit["id"], "sha256": "a" * 64,
+             "byte_size": 10, "mime_type": "image/jpeg", "captured_at": 1_732_000_000_123,
+             "lat": 38.5612345678, "lng": -68.7912, "consent": "not_needed"}
+    resp = world.push(token, {"visits": {"created": [visit]}, "photos": {"created": [photo]},
+                              "findings": {"created": [finding_raw(visit["id"])]}}, cur)
+    assert resp.status_code == 200 and resp.json()["rejected"] == [], resp.text
+    body = world.pull(world.device(mon)).json()
+    checked = 0
+    with world.session() as s:
+        for st in registry().tables:
+            if not st.pull:
+                continue
+            for rec in body["changes"][st.name]["created"]:
+                row = s.execute(sa.select(*st.columns()).where(
+                    st.table.c.id == uuid.UUID(rec["id"]))).mappings().one()
+                assert rec == st.codec.to_raw(row), st.name
+                checked += 1
+    assert checked >= 6

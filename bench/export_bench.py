@@ -15,8 +15,6 @@ import hashlib
 import json
 import os
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,6 +30,7 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.serving import start_server  # noqa: E402
 from monitor_api.accounts.models import AuthSession, User  # noqa: E402
 from monitor_api.auth import SESSION_PREFIX, SYSTEM_USER_ID, Principal, new_token  # noqa: E402
 from monitor_api.db import make_engine, utcnow  # noqa: E402
@@ -110,28 +109,6 @@ def copy_baseline(engine: Any) -> dict[str, Any]:
             "table_copy_rate": rows / table_seconds}
 
 
-def start_server(url: str, state: str) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": url, "PORT": str(port), "LOG_LEVEL": "WARNING",
-           "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2", "MONITOR_STATE_DIR": state,
-           "EXPORT_PSEUDONYM_KEY": "bench-" + "k" * 40}
-    log = open(os.environ.get("BENCH_LOG", os.devnull), "w")  # noqa: SIM115 (lives on)
-    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c",
-                             "python:monitor_api.gunicorn_conf", "monitor_api.app:create_app()"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(base + "/healthz", timeout=5)
-            return proc, base
-        except requests.RequestException:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("server did not start")
-
-
 def rss_mib(pid: int) -> float:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -191,7 +168,8 @@ def main() -> None:
     copy = copy_baseline(engine)
     results: dict[str, Any] = {"copy": copy}
     with tempfile.TemporaryDirectory() as state:
-        proc, base = start_server(url, state)
+        proc, base = start_server(url, MONITOR_STATE_DIR=state,
+                                  EXPORT_PSEUDONYM_KEY="bench-" + "k" * 40)
         try:
             pid = worker_pid(proc.pid)
             results["idle_rss_mib"] = round(rss_mib(pid), 1)

@@ -15,9 +15,7 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -32,6 +30,7 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.serving import start_server  # noqa: E402
 from monitor_api.accounts.models import AuthSession, User  # noqa: E402
 from monitor_api.auth import SESSION_PREFIX, new_token  # noqa: E402
 from monitor_api.db import make_engine, utcnow  # noqa: E402
@@ -73,27 +72,6 @@ def fill(url: str) -> str:
     return token
 
 
-def start(url: str, app: str) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": url, "PORT": str(port), "LOG_LEVEL": "WARNING",
-           "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2"}
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c",
-                             "python:monitor_api.gunicorn_conf", "--pythonpath",
-                             f"{ROOT},{ROOT / 'bench'}", app], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(base + "/healthz", timeout=5)
-            return proc, base
-        except requests.RequestException:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("server did not start")
-
-
 def _pct(values: list[float], q: float) -> float:
     return round(statistics.quantiles(values, n=100)[int(q) - 1], 2)
 
@@ -104,8 +82,8 @@ def main() -> None:
         sys.exit("BENCH_DATABASE_URL is required (a dedicated database: the benchmark fills it)")
     upgrade(url)
     token = fill(url)
-    servers = {"knn": start(url, "monitor_api.app:create_app()"),
-               "full_sort": start(url, "facilities_bench:baseline_app()")}
+    servers = {"knn": start_server(url),
+               "full_sort": start_server(url, "facilities_bench:baseline_app()")}
     rng = random.Random(5)
     times: dict[str, list[float]] = {name: [] for name in (*servers, "one_facility")}
     same = True

@@ -28,11 +28,8 @@ import argparse
 import json
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -46,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import history_data as data  # noqa: E402
+from bench.serving import start_server  # noqa: E402
 from monitor_api.db import make_engine  # noqa: E402
 from monitor_api.histories import refresh as indicators  # noqa: E402
 from monitor_api.migrate import upgrade  # noqa: E402
@@ -62,29 +60,6 @@ def app_without_refresh() -> Any:
     event.remove(Session, "after_flush", indicators._collect)
     event.remove(Session, "before_commit", indicators._refresh_dirty)
     return create_app()
-
-
-def start_server(url: str, app: str) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": url, "PORT": str(port), "LOG_LEVEL": "WARNING",
-           "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2",
-           # its own control socket: two servers run at once (and maybe other people's)
-           "GUNICORN_CONTROL_SOCKET": f"{tempfile.gettempdir()}/history-bench-{port}.ctl"}
-    log = open(os.environ.get("BENCH_LOG", os.devnull), "a")  # noqa: SIM115 (lives on)
-    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c",
-                             "python:monitor_api.gunicorn_conf", app],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(base + "/healthz", timeout=5)
-            return proc, base
-        except requests.RequestException:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("server did not start")
 
 
 def pct(samples: list[float]) -> dict[str, float]:

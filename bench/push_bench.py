@@ -25,16 +25,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-sys.path.insert(0, str(ROOT / "bench"))
-
-from sync_bench import (  # noqa: E402
-    batch_raw,
-    copy_batches,
-    device_token,
-    setup,
-    start_server,
-)
-
+from bench.serving import start_server  # noqa: E402
+from bench.sync_bench import batch_raw, copy_batches, device_token, setup  # noqa: E402
 from monitor_api.migrate import upgrade  # noqa: E402
 
 SMALL, SMALL_PUSHES, LARGE, LARGE_PUSHES, ROUNDS = 500, 20, 5_000, 2, 2

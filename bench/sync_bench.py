@@ -20,7 +20,6 @@ import gzip
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.serving import start_server  # noqa: E402
 from monitor_api.accounts.devices import register_device  # noqa: E402
 from monitor_api.accounts.models import Team, TeamMember, User  # noqa: E402
 from monitor_api.auth import Principal  # noqa: E402
@@ -103,31 +103,6 @@ def device_token(engine: Any, user: Any) -> str:
                                    name="bench", lifetime_days=1)
         s.commit()
     return token
-
-
-def start_server(url: str, **env_extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    """gunicorn (1 worker x 2 threads) from the venv running this script, on a free port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": url, "PORT": str(port), "LOG_LEVEL": "WARNING",
-           "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-           **env_extra}
-    log = open(os.environ.get("BENCH_LOG", os.devnull), "w")  # noqa: SIM115 (lives on)
-    # The gunicorn of this interpreter's venv (a worktree may have no .venv of its own).
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c",
-                             "python:monitor_api.gunicorn_conf", "monitor_api.app:create_app()"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(base + "/healthz", timeout=5)
-            return proc, base
-        except requests.RequestException:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("server did not start")
 
 
 def _iso(ms: int) -> str:

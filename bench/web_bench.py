@@ -25,10 +25,8 @@ from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from sync_bench import start_server  # noqa: E402
-
+from bench.serving import start_server  # noqa: E402
 from monitor_api.accounts.models import Team, TeamMember, User  # noqa: E402
 from monitor_api.accounts.service import hash_password  # noqa: E402
 from monitor_api.checklists.service import build_template  # noqa: E402

@@ -20,20 +20,14 @@ from monitor_api.config import ConfigError, Settings
 
 @contextmanager
 def _session(settings: Settings) -> Iterator[Session]:
-    from monitor_api.audit.service import Actor, set_actor
+    from monitor_api.audit.service import acting
     from monitor_api.db import make_engine
 
     engine = make_engine(settings.database_url)
-    session = sessionmaker(engine, expire_on_commit=False)()
-    set_actor(session, Actor(request_id="cli"))
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        with acting(sessionmaker(engine, expire_on_commit=False)(), "cli") as session:
+            yield session
     finally:
-        session.close()
         engine.dispose()
 
 

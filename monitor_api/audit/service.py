@@ -11,6 +11,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +39,21 @@ class Actor:
 def set_actor(session: Session, actor: Actor) -> None:
     """Attach the acting principal to a session; every event it records names them."""
     session.info["audit_actor"] = actor
+
+
+@contextmanager
+def acting(session: Session, request_id: str) -> Iterator[Session]:
+    """`session` acting for a command or a job (`request_id` names it in the audit log); it
+    commits when the block ends without an error, else rolls back, and is closed."""
+    set_actor(session, Actor(request_id=request_id))
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 def record(

@@ -41,18 +41,10 @@ class Runtime:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session whose transaction commits when the block ends without an error."""
-        from monitor_api.audit.service import Actor, set_actor
+        from monitor_api.audit.service import acting
 
-        session = self.factory()
-        set_actor(session, Actor(request_id="job"))
-        try:
+        with acting(self.factory(), "job") as session:
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
 
 def runtime_of(context: Any) -> Runtime:

@@ -42,12 +42,38 @@ def s3(s3_server: dict[str, str]) -> Any:
     return client
 
 
-class Server:
-    """monitor-api under gunicorn in its own process group, on a free port."""
+class ProcessGroup:
+    """A process of ours in its own process group: killed as in a crash, or stopped."""
+
+    GRACE = 15.0  # seconds a SIGTERM is given before SIGKILL
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.env, self.log = env, log
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no graceful shutdown, as in a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(self.GRACE)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.proc = None
+
+
+class Server(ProcessGroup):
+    """monitor-api under gunicorn in its own process group, on a free port."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        super().__init__(env, log)
         self.url = ""
 
     def start(self) -> Server:
@@ -71,35 +97,16 @@ class Server:
                 raise RuntimeError(f"server did not start; see {self.log}")
             time.sleep(0.2)
 
-    def kill(self) -> None:
-        """SIGKILL the whole process group: no graceful shutdown, as in a crash."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-        self.proc = None
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        self.proc = None
-
     @property
     def pid(self) -> int:
         assert self.proc is not None
         return self.proc.pid
 
 
-class JobWorker:
+class JobWorker(ProcessGroup):
     """`monitor-api worker` (photo verification and the schedules) in its own process group."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
-        self.proc: subprocess.Popen[bytes] | None = None
+    GRACE = 40.0  # a job under way finishes first
 
     def start(self) -> JobWorker:
         with open(self.log, "ab") as out:
@@ -110,23 +117,6 @@ class JobWorker:
         if self.proc.poll() is not None:
             raise RuntimeError(f"worker did not start; see {self.log}")
         return self
-
-    def kill(self) -> None:
-        """SIGKILL: a worker lost mid-job, as when its machine dies."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-        self.proc = None
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(40)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        self.proc = None
 
 
 # The schedules of a real deployment never fire during a test run (tests run them by hand).

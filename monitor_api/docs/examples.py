@@ -58,27 +58,30 @@ def _singular(word: str) -> str:
     return word
 
 
-def known_values(components: dict[str, Any]) -> dict[str, Any]:
-    """The first value of each enumerated property, by property name, across the schemas:
-    an answer's `region` or `status` (plain strings there) takes a value its input allows."""
-    out: dict[str, Any] = {}
-    for schema in components.values():
-        for key, prop in (schema.get("properties") or {}).items():
-            values = [v for v in prop.get("enum") or () if v is not None]
-            if values and key not in out:
-                out[key] = values[0]
-    return out
-
-
 class Examples:
     """Example values for JSON schemas (OpenAPI 3.0 flavour); refs resolved in `components`
-    (the document's schemas)."""
+    (the document's schemas, which grow as operations are registered)."""
 
     def __init__(self, components: dict[str, Any]) -> None:
         self.components = components
-        self.known = known_values(components)
+        # The first value of each enumerated property, by property name, across the schemas:
+        # an answer's `region` or `status` (plain strings there) takes a value its input
+        # allows. Schemas are read once each, as they appear.
+        self.known: dict[str, Any] = {}
+        self._read = 0
+
+    def _learn(self) -> None:
+        names = list(self.components)
+        for name in names[self._read:]:
+            for key, prop in (self.components[name].get("properties") or {}).items():
+                values = [v for v in prop.get("enum") or () if v is not None]
+                if values and key not in self.known:
+                    self.known[key] = values[0]
+        self._read = len(names)
 
     def value(self, schema: dict[str, Any], name: str = "", depth: int = 0) -> Any:
+        if depth == 0:
+            self._learn()
         if "$ref" in schema:
             ref = schema["$ref"].rsplit("/", 1)[-1]
             return self.value(self.components.get(ref, {}), name, depth)

@@ -72,15 +72,15 @@ class OperationDocsPlugin(BasePlugin):
     """Every operation gets an `operationId` (unless it names its own) and an example for
     each JSON body it takes or answers (unless it has one), built from the body's schema."""
 
-    spec: APISpec
+    examples: Examples
 
     def init_spec(self, spec: APISpec) -> None:
-        self.spec = spec
+        self.examples = Examples(spec.components.schemas)
 
     def operation_helper(self, path: str | None = None,
                          operations: dict[str, Any] | None = None, **kwargs: Any) -> None:
         rule = kwargs.get("rule")
-        examples = Examples(self.spec.components.schemas)
+        examples = self.examples
         for method, operation in (operations or {}).items():
             if not isinstance(operation, dict):
                 continue

@@ -46,10 +46,14 @@ def _converter(spec: APISpec) -> Any:
     return plugin.converter
 
 
-def pushed_schema(spec: APISpec, st: SyncTable) -> dict[str, Any]:
+def raw_schema(spec: APISpec, st: SyncTable) -> dict[str, Any]:
+    """The table's raw marshmallow schema (the push validator's) as JSON Schema."""
+    return _converter(spec).schema2jsonschema(RAW_SCHEMAS[st.name])
+
+
+def pushed_schema(st: SyncTable, raw: dict[str, Any]) -> dict[str, Any]:
     """A record as a phone pushes it: the raw schema's fields."""
-    converted = _converter(spec).schema2jsonschema(RAW_SCHEMAS[st.name])
-    schema = copy.deepcopy(converted)
+    schema = copy.deepcopy(raw)
     schema["required"] = sorted(set(schema.get("required", [])) | {"id"})
     schema["additionalProperties"] = True
     schema["description"] = (
@@ -61,9 +65,9 @@ def pushed_schema(spec: APISpec, st: SyncTable) -> dict[str, Any]:
     return schema
 
 
-def pulled_schema(spec: APISpec, st: SyncTable) -> dict[str, Any]:
+def pulled_schema(st: SyncTable, converted: dict[str, Any]) -> dict[str, Any]:
     """A record as the server sends it: every raw field, each with its value or null."""
-    raw = _converter(spec).schema2jsonschema(RAW_SCHEMAS[st.name])["properties"]
+    raw = converted["properties"]
     properties: dict[str, Any] = {}
     for f in st.fields:
         prop = copy.deepcopy(raw.get(f.name) or KINDS[f.kind])
@@ -94,16 +98,16 @@ def register(spec: APISpec) -> None:
     pulled: dict[str, Any] = {}
     pushed: dict[str, Any] = {}
     for st in tables:
-        name = pascal(st.name)
+        name, raw = pascal(st.name), raw_schema(spec, st)
         if st.pull:
-            spec.components.schema(f"{name}Record", component=pulled_schema(spec, st))
+            spec.components.schema(f"{name}Record", component=pulled_schema(st, raw))
             spec.components.schema(f"{name}PullChanges", component=_changes(
                 f"#/components/schemas/{name}Record", "deleted or no longer visible to you"))
             pulled[st.name] = {"$ref": f"#/components/schemas/{name}PullChanges"}
         else:  # push-only: listed on every pull (the protocol names every table), empty
             pulled[st.name] = {"$ref": "#/components/schemas/PushOnlyPullChanges"}
         if st.push:
-            spec.components.schema(f"{name}PushRecord", component=pushed_schema(spec, st))
+            spec.components.schema(f"{name}PushRecord", component=pushed_schema(st, raw))
             spec.components.schema(f"{name}PushChanges", component=_changes(
                 f"#/components/schemas/{name}PushRecord", "deleted on the phone"))
             pushed[st.name] = {"$ref": f"#/components/schemas/{name}PushChanges"}

@@ -96,8 +96,9 @@ def test_worker_killed_mid_job_leaves_nothing_half_done(
     assert world.scalar("select count(*) from derivatives where sha256 = :s", s=sha) == 2
     original = s3.get_object(Bucket=BUCKET, Key=f"originals/{sha[:2]}/{sha}")["Body"].read()
     assert hashlib.sha256(original).hexdigest() == sha
-    staged = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"staging/{upload['id']}/")
-    assert staged.get("KeyCount", 0) == 0
+    # The job deletes the staged copy just after its commit: wait for that delete.
+    _wait(lambda: s3.list_objects_v2(Bucket=BUCKET, Prefix=f"staging/{upload['id']}/").get(
+        "KeyCount", 0) == 0, timeout=30, what="the staged copy to be deleted")
 
 
 def test_failed_attempt_is_kept_with_its_error_for_admins(

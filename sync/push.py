@@ -139,20 +139,24 @@ def _answer(plan: Plan, counts: dict[str, Any],
     return storable(body)
 
 
-def _touched_roots(plan: Plan) -> set[uuid.UUID]:
-    """The scope roots (e.g. visits) whose records this push wrote, before and after."""
-    roots: set[uuid.UUID] = set()
-    for tp in plan.tables.values():
+def _touched_roots(plan: Plan) -> dict[str, set[uuid.UUID]]:
+    """Per table, the scope roots (e.g. visits) whose records this push wrote there, before
+    and after."""
+    touched: dict[str, set[uuid.UUID]] = {}
+    for name, tp in plan.tables.items():
         key = tp.st.field_for(tp.st.scope_key) if tp.st.scope_key else None
         if key is None:
             continue
+        roots: set[uuid.UUID] = set()
         written = [u for u in tp.upserts if u not in tp.noop] + list(tp.deletes)
         for uid in written:
             for source in (tp.upserts.get(uid), tp.existing.get(uid)):
                 value = (source or {}).get(key)
                 if value:
                     roots.add(uuid.UUID(str(value)))
-    return roots
+        if roots:
+            touched[name] = roots
+    return touched
 
 
 def _stored(session: Session, device_id: uuid.UUID, key: str) -> Any:

@@ -146,8 +146,9 @@ class Registry:
         None)
     # Who reviews a rejected record: the group (e.g. team) for (actor, scope root or None).
     review_group: Callable[[Session, Actor, uuid.UUID | None], uuid.UUID | None] | None = None
-    # Told, in the push's transaction, which scope roots had records written (read models).
-    on_change: Callable[[Session, set[uuid.UUID]], None] | None = None
+    # Told, in the push's transaction, which scope roots had records written, per table
+    # (read models): {table name: root ids}.
+    on_change: Callable[[Session, dict[str, set[uuid.UUID]]], None] | None = None
     by_name: dict[str, SyncTable] = field(init=False)
 
     def __post_init__(self) -> None:

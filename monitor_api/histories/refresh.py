@@ -9,9 +9,9 @@ from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from monitor_api.facilities.models import Facility
@@ -21,6 +21,9 @@ from monitor_api.histories.models import LIVING_ROOMS, SpaceThreshold, VisitIndi
 from monitor_api.visits.models import AccessIncident, Answer, RoomInspection, Visit
 
 DIRTY = "indicators_dirty"
+# Set when the transaction wrote (or deleted) a recommendation or a review: only then do
+# follow-up indicators move (see `refresh(..., reuse_follow_up=...)`).
+FOLLOWED = "indicators_followed"
 CHUNK = 500
 _CHILDREN = (Answer, RoomInspection, Finding, AccessIncident, Recommendation,
              RecommendationReview)
@@ -29,6 +32,19 @@ _CHILDREN = (Answer, RoomInspection, Finding, AccessIncident, Recommendation,
 def mark(session: Session, visit_ids: Any) -> None:
     """Queue visits for recomputation when the session commits."""
     session.info.setdefault(DIRTY, set()).update(v for v in visit_ids if v is not None)
+
+
+# The synced tables whose records the indicators read (photos, interviews and allegations
+# are not counted in any indicator: a push of those recomputes nothing).
+READ_TABLES = frozenset(("visits", "answers", "room_inspections", "findings", "access_incidents",
+                         "recommendations", "recommendation_reviews"))
+
+
+def pushed(session: Session, roots: dict[str, set[Any]]) -> None:
+    """The sync engine's hook: a push wrote records of these visits, per table."""
+    if roots.keys() & {"recommendations", "recommendation_reviews"}:
+        session.info[FOLLOWED] = True
+    mark(session, set().union(*(ids for table, ids in roots.items() if table in READ_TABLES)))
 
 
 @event.listens_for(Session, "after_flush")
@@ -40,6 +56,8 @@ def _collect(session: Session, _ctx: Any) -> None:
             ids.add(obj.id)
         elif isinstance(obj, _CHILDREN):
             ids.add(obj.visit_id)
+            if isinstance(obj, Recommendation | RecommendationReview):
+                session.info[FOLLOWED] = True
             if isinstance(obj, RecommendationReview):
                 ids.add(session.scalar(sa.select(Recommendation.visit_id).where(
                     Recommendation.id == obj.recommendation_id)))
@@ -59,14 +77,41 @@ def _refresh_dirty(session: Session) -> None:
         mark(session, session.scalars(sa.select(Visit.id).where(
             Visit.facility_id.in_(facilities))))
     dirty = session.info.pop(DIRTY, set())
+    followed = session.info.pop(FOLLOWED, False)
     if dirty:
-        refresh(session, dirty)
+        refresh(session, dirty, reuse_follow_up=not (followed or stamped_here(session)))
+
+
+_STAMPED_HERE = sa.select(sa.or_(*(
+    sa.exists().where(t.c.change_xid == sa.func.pg_current_xact_id())
+    for t in (Recommendation.__table__, RecommendationReview.__table__))))
+
+
+def stamped_here(session: Session) -> bool:
+    """Whether this transaction inserted or updated a recommendation or a review, by any
+    path (every write stamps change_xid; deletes are flagged by the ORM and sync hooks)."""
+    return bool(session.scalar(_STAMPED_HERE))
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
     session.info.pop(DIRTY, None)
     session.info.pop(DIRTY + "_facilities", None)
+    session.info.pop(FOLLOWED, None)
+
+
+def _follow_ups() -> Any:
+    r, rv = Recommendation.__table__, RecommendationReview.__table__
+    now = sa.func.pg_current_xact_id()
+    written = sa.or_(r.c.change_xid == now, rv.c.change_xid == now)
+    made_there = sa.select(r.c.visit_id).join(rv, rv.c.recommendation_id == r.c.id).where(
+        sources.among(rv.c.visit_id), r.c.visit_id.is_not(None), written)
+    reviewed_there = sa.select(rv.c.visit_id).join(r, r.c.id == rv.c.recommendation_id).where(
+        sources.among(r.c.visit_id), rv.c.visit_id.is_not(None), written)
+    return sa.union(made_there, reviewed_there)
+
+
+_FOLLOW_UPS = _follow_ups()
 
 
 def follow_ups(session: Session, visit_ids: set[Any]) -> set[Any]:
@@ -74,28 +119,26 @@ def follow_ups(session: Session, visit_ids: set[Any]) -> set[Any]:
     (every write stamps change_xid): those whose recommendations were reviewed at these
     visits (their open counts move) and those that reviewed these visits' recommendations
     (their implementation rates move). A push of answers, rooms or findings moves neither."""
-    r, rv = Recommendation.__table__, RecommendationReview.__table__
-    ids = list(visit_ids)
-    now = sa.func.pg_current_xact_id()
-    written = sa.or_(r.c.change_xid == now, rv.c.change_xid == now)
-    made_there = sa.select(r.c.visit_id).join(rv, rv.c.recommendation_id == r.c.id).where(
-        rv.c.visit_id.in_(ids), r.c.visit_id.is_not(None), written)
-    reviewed_there = sa.select(rv.c.visit_id).join(r, r.c.id == rv.c.recommendation_id).where(
-        r.c.visit_id.in_(ids), rv.c.visit_id.is_not(None), written)
-    return set(session.scalars(sa.union(made_there, reviewed_there)))
+    return set(session.scalars(_FOLLOW_UPS, {"ids": list(visit_ids)}))
 
 
 def refresh(session: Session, visit_ids: Any, reapply_thresholds: bool = False,
-            linked: bool = True) -> int:
+            linked: bool = True, reuse_follow_up: bool = False) -> int:
     """Recompute the indicators of these visits and, with `linked`, of the visits linked to
-    them by follow-up (their rows go when the visit is gone)."""
+    them by follow-up (their rows go when the visit is gone).
+
+    `reuse_follow_up`: the caller knows this transaction wrote no recommendation and no
+    review, so the recommendation indicators of visits with a current row are what that
+    row holds: they are kept, not read again (a push of answers, rooms or findings), and
+    no other visit is linked."""
     ids = {uuid.UUID(str(v)) for v in visit_ids}
-    if linked and ids:
+    if linked and ids and not reuse_follow_up:
         ids |= follow_ups(session, ids)
     ordered = sorted(ids)
     done = 0
     for start in range(0, len(ordered), CHUNK):
-        done += _refresh_chunk(session, ordered[start:start + CHUNK], reapply_thresholds)
+        done += _refresh_chunk(session, ordered[start:start + CHUNK], reapply_thresholds,
+                               reuse_follow_up)
     return done
 
 
@@ -110,16 +153,25 @@ def rebuild(session: Session, reapply_thresholds: bool = False,
     return refresh(session, list(session.scalars(query)), reapply_thresholds, linked=False)
 
 
-def _refresh_chunk(session: Session, ids: list[uuid.UUID], reapply: bool) -> int:
+def _visits() -> Any:
     v, f, i = Visit.__table__, Facility.__table__, VisitIndicators.__table__
-    visits = session.execute(
-        sa.select(v.c.id, v.c.facility_id, v.c.template_id, v.c.published_at,
-                  v.c.population_total, v.c.declared_capacity, f.c.official_capacity,
-                  f.c.facility_type, f.c.holds,
-                  sa.cast(sa.func.coalesce(v.c.started_at, v.c.planned_for), sa.Date)
-                  .label("day"), i.c.space_thresholds.label("used"))
-        .join(f, f.c.id == v.c.facility_id).outerjoin(i, i.c.visit_id == v.c.id)
-        .where(v.c.id.in_(ids))).all()
+    return (sa.select(v.c.id, v.c.facility_id, v.c.template_id, v.c.published_at,
+                      v.c.population_total, v.c.declared_capacity, f.c.official_capacity,
+                      f.c.facility_type, f.c.holds,
+                      sa.cast(sa.func.coalesce(v.c.started_at, v.c.planned_for), sa.Date)
+                      .label("day"), i.c.space_thresholds.label("used"),
+                      sa.case((i.c.rendered.is_not(None), i.c.recommendations))
+                      .label("kept_recommendations"))
+            .join(f, f.c.id == v.c.facility_id).outerjoin(i, i.c.visit_id == v.c.id)
+            .where(sources.among(v.c.id)))
+
+
+_VISITS = _visits()
+
+
+def _refresh_chunk(session: Session, ids: list[uuid.UUID], reapply: bool,
+                   reuse_follow_up: bool = False) -> int:
+    visits = session.execute(_VISITS, {"ids": ids}).all()
     gone = set(ids) - {row.id for row in visits}
     if gone:
         session.execute(sa.delete(VisitIndicators).where(VisitIndicators.visit_id.in_(gone)))
@@ -132,7 +184,10 @@ def _refresh_chunk(session: Session, ids: list[uuid.UUID], reapply: bool) -> int
     questions, sections = sources.questions(session, {r.template_id for r in visits},
                                             set().union(*(a["asked"] for a in answers.values())))
     rooms, findings, incidents = sources.records(session, found)
-    recs = sources.recommendations(session, found)
+    kept = ({row.id: row.kept_recommendations for row in visits
+             if row.kept_recommendations is not None} if reuse_follow_up else {})
+    unread = [vid for vid in found if vid not in kept]
+    recs = sources.recommendations(session, unread) if unread else {}
     of_template: dict[Any, list[tuple[str, str]]] = defaultdict(list)
     for qid, (template_id, _q) in questions.items():
         of_template[template_id].append((qid, sections[qid]))
@@ -154,18 +209,24 @@ def _refresh_chunk(session: Session, ids: list[uuid.UUID], reapply: bool) -> int
             compliance=metrics.compliance({q: questions[q][1] for q in asked},
                                           given["values"]),
             findings=findings[row.id], access_incidents=incidents[row.id],
-            recommendations=recs[row.id])
+            recommendations=kept[row.id] if row.id in kept else recs[row.id])
         rendered, scalars = render.documents(ind)
         rows.append({**vars(ind), "scalars": scalars, "rendered": rendered})
-    session.execute(_UPSERT, rows)  # one statement, compiled once, sent as a batch
+    # One statement, one parameter: the rows as one JSON array (orjson writes the UUIDs,
+    # dates and times as PostgreSQL reads them), spread into columns by PostgreSQL.
+    session.execute(_UPSERT, {"rows": orjson.dumps(rows).decode()})
     return len(rows)
 
 
 def _upsert() -> Any:
-    stmt = pg_insert(VisitIndicators)
-    columns = [c.name for c in VisitIndicators.__table__.columns if c.name != "visit_id"]
-    return stmt.on_conflict_do_update(index_elements=[VisitIndicators.visit_id], set_={
-        **{c: stmt.excluded[c] for c in columns}, "computed_at": sa.func.now()})
+    columns = [c.name for c in VisitIndicators.__table__.columns if c.name != "computed_at"]
+    names = ", ".join(columns)  # the model's own column names, no input
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "visit_id")
+    sql = (f"insert into visit_indicators ({names}, computed_at) "  # noqa: S608
+           f"select {names}, now() from jsonb_populate_recordset(null::visit_indicators, "
+           f"cast(:rows as jsonb)) on conflict (visit_id) do update set {updates}, "
+           f"computed_at = now()")
+    return sa.text(sql)
 
 
 _UPSERT = _upsert()

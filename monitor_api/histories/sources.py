@@ -3,12 +3,14 @@ refresh runs inside the push's transaction: each round trip is paid by the phone
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.orm import Session
 
 from monitor_api.checklists.models import ChecklistQuestion
@@ -16,39 +18,85 @@ from monitor_api.findings.models import Finding, Recommendation, RecommendationR
 from monitor_api.histories import metrics
 from monitor_api.visits.models import AccessIncident, Answer, RoomInspection
 
+# Every statement takes the chunk's ids as one array parameter (`= any(:ids)`): built once,
+# its cache key and its plan do not grow with the number of ids.
+IDS = sa.bindparam("ids", type_=ARRAY(sa.Uuid))
+
+
+def among(column: Any) -> Any:
+    return column == sa.any_(IDS)
+
+
+_ANSWERS = sa.select(
+    sa.cast(Answer.__table__.c.visit_id, sa.String), sa.cast(Answer.__table__.c.question_id,
+                                                             sa.String),
+    Answer.__table__.c.value, Answer.__table__.c.number_value).where(
+    among(Answer.__table__.c.visit_id))
+
 
 def answers(session: Session, ids: list[uuid.UUID]) -> dict[str, dict[str, Any]]:
     """Per visit (by id as text: a str hashes in C, a UUID in Python, and a rebuild reads
     millions of answers): the questions answered and (question, value, number) per answer."""
     out: dict[str, dict[str, Any]] = defaultdict(lambda: {"asked": set(), "values": []})
-    t = Answer.__table__
-    for vid, qid, value, number in session.execute(sa.select(
-            sa.cast(t.c.visit_id, sa.String), sa.cast(t.c.question_id, sa.String), t.c.value,
-            t.c.number_value).where(t.c.visit_id.in_(ids))).all():
+    for vid, qid, value, number in session.execute(_ANSWERS, {"ids": ids}).all():
         acc = out[vid]
         acc["asked"].add(qid)
         acc["values"].append((qid, value, number))
     return out
 
 
+_QUESTIONS = (lambda q: sa.select(
+    sa.cast(q.c.id, sa.String), q.c.template_id, q.c.section,
+    sa.cast(q.c.standard_refs, sa.Text), q.c.compliance, q.c.answer_type,
+    sa.cast(q.c.options, sa.Text)).where(
+    q.c.compliance.is_not(None),
+    sa.or_(q.c.template_id == sa.any_(sa.bindparam("templates", type_=ARRAY(sa.Uuid))),
+           q.c.id == sa.any_(sa.bindparam("answered", type_=ARRAY(sa.Uuid))))))(
+    ChecklistQuestion.__table__)
+
+
+@lru_cache(maxsize=8192)
+def _prepared(section: str, refs: str | None, rule: str, answer_type: str,
+              options: str | None) -> metrics.Question:
+    """A question's rule and groups, parsed once per distinct content (the JSON columns are
+    read as text: the cache key is what the row says, so an edited question is re-parsed)."""
+    return metrics.prepare({"section": section, "compliance": rule, "answer_type": answer_type,
+                            "standard_refs": json.loads(refs) if refs else None,
+                            "options": json.loads(options) if options else None})
+
+
 def questions(session: Session, templates: set[Any], answered: set[str]
               ) -> tuple[dict[str, tuple[Any, metrics.Question]], dict[str, str]]:
     """Questions with a compliance rule, of the visits' templates or answered there, by id
     as text: (template, prepared question); and each one's section."""
-    q = ChecklistQuestion.__table__
-    rows = session.execute(sa.select(
-        sa.cast(q.c.id, sa.String).label("id"), q.c.template_id, q.c.section,
-        q.c.standard_refs, q.c.compliance, q.c.answer_type, q.c.options).where(
-        q.c.compliance.is_not(None),
-        sa.or_(q.c.template_id.in_([t for t in templates if t]),
-               q.c.id.in_([uuid.UUID(a) for a in answered]))))
-    rows = rows.all()
-    return ({r.id: (r.template_id, metrics.prepare(r._mapping)) for r in rows},
-            {r.id: r.section for r in rows})
+    rows = session.execute(_QUESTIONS, {"templates": [t for t in templates if t],
+                                        "answered": list(answered)}).all()
+    return ({qid: (template, _prepared(section, refs, rule, kind, options))
+             for qid, template, section, refs, rule, kind, options in rows},
+            {row[0]: row[2] for row in rows})
 
 
 def _text(value: Any = None) -> Any:
     return sa.cast(sa.null() if value is None else value, sa.String)
+
+
+def _records() -> Any:
+    ri, fi, ai = RoomInspection.__table__, Finding.__table__, AccessIncident.__table__
+    return sa.union_all(
+        sa.select(_text(sa.literal("room")), ri.c.visit_id, _text(ri.c.room_kind), _text(),
+                  _text(), sa.cast(ri.c.floor_area_m2, sa.Float), ri.c.occupants)
+        .where(among(ri.c.visit_id)),
+        sa.select(_text(sa.literal("finding")), fi.c.visit_id, _text(fi.c.theme),
+                  _text(fi.c.severity), _text(fi.c.status), sa.cast(sa.null(), sa.Float),
+                  sa.func.count()).where(among(fi.c.visit_id), fi.c.status != "withdrawn")
+        .group_by(fi.c.visit_id, fi.c.theme, fi.c.severity, fi.c.status),
+        sa.select(_text(sa.literal("incident")), ai.c.visit_id, _text(ai.c.kind), _text(),
+                  _text(), sa.cast(sa.func.coalesce(sa.func.sum(ai.c.minutes_lost), 0),
+                                   sa.Float), sa.func.count())
+        .where(among(ai.c.visit_id)).group_by(ai.c.visit_id, ai.c.kind))
+
+
+_RECORDS = _records()
 
 
 def records(session: Session, ids: list[uuid.UUID]) -> tuple[dict[Any, list[metrics.Room]],
@@ -56,19 +104,7 @@ def records(session: Session, ids: list[uuid.UUID]) -> tuple[dict[Any, list[metr
                                                              dict[Any, dict[str, Any]]]:
     """Per visit, in one query: its rooms, its findings counted (withdrawn ones left out)
     and its access incidents counted."""
-    ri, fi, ai = RoomInspection.__table__, Finding.__table__, AccessIncident.__table__
-    rows = session.execute(sa.union_all(
-        sa.select(_text(sa.literal("room")), ri.c.visit_id, _text(ri.c.room_kind), _text(),
-                  _text(), sa.cast(ri.c.floor_area_m2, sa.Float), ri.c.occupants)
-        .where(ri.c.visit_id.in_(ids)),
-        sa.select(_text(sa.literal("finding")), fi.c.visit_id, _text(fi.c.theme),
-                  _text(fi.c.severity), _text(fi.c.status), sa.cast(sa.null(), sa.Float),
-                  sa.func.count()).where(fi.c.visit_id.in_(ids), fi.c.status != "withdrawn")
-        .group_by(fi.c.visit_id, fi.c.theme, fi.c.severity, fi.c.status),
-        sa.select(_text(sa.literal("incident")), ai.c.visit_id, _text(ai.c.kind), _text(),
-                  _text(), sa.cast(sa.func.coalesce(sa.func.sum(ai.c.minutes_lost), 0),
-                                   sa.Float), sa.func.count())
-        .where(ai.c.visit_id.in_(ids)).group_by(ai.c.visit_id, ai.c.kind))).all()
+    rows = session.execute(_RECORDS, {"ids": ids}).all()
     rooms: dict[Any, list[metrics.Room]] = defaultdict(list)
     findings: dict[Any, dict[str, Any]] = defaultdict(lambda: {
         "total": 0, "confirmed": 0, "by_theme": {}, "by_severity": {}})
@@ -112,6 +148,19 @@ left join lateral (
 """)
 
 
+def _reviewed() -> Any:
+    """The latest review at each visit of each recommendation reviewed there."""
+    r, rv = Recommendation.__table__, RecommendationReview.__table__
+    return (sa.select(rv.c.visit_id, r.c.addressed_to, rv.c.status)
+            .join(r, r.c.id == rv.c.recommendation_id).where(among(rv.c.visit_id))
+            .ext(distinct_on(rv.c.visit_id, rv.c.recommendation_id))
+            .order_by(rv.c.visit_id, rv.c.recommendation_id,
+                      rv.c.reviewed_at.desc().nulls_last(), rv.c.server_created_at.desc()))
+
+
+_REVIEWED = _reviewed()
+
+
 def recommendations(session: Session, ids: list[uuid.UUID]) -> dict[Any, dict[str, Any]]:
     """Per visit: recommendations made there (open, repeated, longest chain) and the
     implementation rate per authority of those reviewed there (their latest review at it)."""
@@ -124,13 +173,7 @@ def recommendations(session: Session, ids: list[uuid.UUID]) -> dict[Any, dict[st
         acc["open"] += latest not in metrics.CLOSED
         acc["repeated"] += depth > 1
         acc["max_chain"] = max(acc["max_chain"], depth)
-    r, rv = Recommendation.__table__, RecommendationReview.__table__
-    reviewed = session.execute(
-        sa.select(rv.c.visit_id, r.c.addressed_to, rv.c.status)
-        .join(r, r.c.id == rv.c.recommendation_id).where(rv.c.visit_id.in_(ids))
-        .ext(distinct_on(rv.c.visit_id, rv.c.recommendation_id))
-        .order_by(rv.c.visit_id, rv.c.recommendation_id, rv.c.reviewed_at.desc().nulls_last(),
-                  rv.c.server_created_at.desc())).all()
+    reviewed = session.execute(_REVIEWED, {"ids": ids}).all()
     per_visit: dict[Any, list[tuple[str, str]]] = defaultdict(list)
     for vid, authority, status in reviewed:
         per_visit[vid].append((authority, status))

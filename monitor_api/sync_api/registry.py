@@ -274,4 +274,4 @@ def registry() -> Registry:
     ]
     return Registry(tables, scope_changes=affected_visits, tombstone_visible=tombstone_visible,
                     scope_group=visit_teams, review_group=review_team,
-                    on_change=lambda session, roots: indicators.mark(session, roots))
+                    on_change=indicators.pushed)

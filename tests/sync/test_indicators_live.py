@@ -72,3 +72,80 @@ def test_a_phone_cannot_review_or_publish(world: World) -> None:
     mine = next(v for v in pulled if v["id"] == visit["id"])
     assert mine["status"] == "reported" and mine["published_at"] is not None
     assert _indicators(world, visit["id"])["published_at"] is not None
+
+
+def test_a_push_of_records_no_indicator_reads_recomputes_nothing(world: World) -> None:
+    """Photos, interviews and allegations count in no indicator: their push leaves the
+    visit's indicator row as it was (and a push that also writes a room recomputes it)."""
+    mon = world.user()
+    world.team(mon)
+    token = world.device(mon)
+    visit = visit_raw(world.facility())
+    resp = world.push(token, {"visits": {"created": [visit]}}, world.cursor(token))
+    assert resp.status_code == 200 and resp.json()["rejected"] == [], resp.text
+
+    def stamp() -> object:
+        return world.sql("select computed_at from visit_indicators where visit_id = :v",
+                         v=visit["id"]).scalar()
+
+    before = stamp()
+    assert before is not None
+    photo = {"id": str(uuid.uuid4()), "visit_id": visit["id"], "sha256": "ab" * 32,
+             "byte_size": 12, "captured_at": 999}
+    interview = {"id": str(uuid.uuid4()), "visit_id": visit["id"], "interviewee_code": "D-1",
+                 "category": "detainee", "consent_to_refer": True}
+    resp = world.push(token, {"photos": {"created": [photo]},
+                              "interviews": {"created": [interview]}}, world.cursor(token))
+    assert resp.status_code == 200 and resp.json()["rejected"] == [], resp.text
+    assert resp.json()["applied"]["photos"]["created"] == 1
+    assert stamp() == before
+    room = {"id": str(uuid.uuid4()), "visit_id": visit["id"], "label": "C1",
+            "room_kind": "cell", "floor_area_m2": 8.0, "occupants": 2}
+    resp = world.push(token, {"room_inspections": {"created": [room]}}, world.cursor(token))
+    assert resp.status_code == 200 and resp.json()["rejected"] == [], resp.text
+    assert stamp() > before
+    assert _indicators(world, visit["id"])["space_min_m2"] == 4.0
+
+
+def _recs(world: World, visit_id: str) -> dict:
+    return world.sql("select recommendations from visit_indicators where visit_id = :v",
+                     v=visit_id).scalar()
+
+
+def test_follow_up_indicators_survive_pushes_that_write_no_recommendation(
+        world: World) -> None:
+    """A push of answers, rooms or findings keeps the recommendation indicators it does not
+    read again; a review pushed later still moves both visits it links."""
+    mon = world.user()
+    world.team(mon)
+    token = world.device(mon)
+    fac = world.facility()
+    first, second = visit_raw(fac), visit_raw(fac)
+    rec = {"id": str(uuid.uuid4()), "facility_id": fac, "visit_id": first["id"],
+           "theme": "material_conditions", "text": "Glaze the windows.",
+           "addressed_to": "ministry_of_justice"}
+    review = {"id": str(uuid.uuid4()), "recommendation_id": rec["id"],
+              "visit_id": second["id"], "status": "implemented", "reviewed_at": 1_000}
+    resp = world.push(token, {"visits": {"created": [first, second]},
+                              "recommendations": {"created": [rec]},
+                              "recommendation_reviews": {"created": [review]}},
+                      world.cursor(token))
+    assert resp.status_code == 200 and resp.json()["rejected"] == [], resp.text
+    made, reviewed = _recs(world, first["id"]), _recs(world, second["id"])
+    assert (made["made"], made["open"]) == (1, 0)
+    assert reviewed["by_authority"]["ministry_of_justice"]["rate"] == 1.0
+    room = {"id": str(uuid.uuid4()), "visit_id": first["id"], "label": "C1",
+            "room_kind": "cell", "floor_area_m2": 9.0, "occupants": 3}
+    resp = world.push(token, {"room_inspections": {"created": [room]},
+                              "findings": {"created": [finding_raw(second["id"])]}},
+                      world.cursor(token))
+    assert resp.status_code == 200 and resp.json()["rejected"] == [], resp.text
+    assert _indicators(world, first["id"])["space_min_m2"] == 3.0
+    assert _indicators(world, second["id"])["findings"]["total"] == 1
+    assert (_recs(world, first["id"]), _recs(world, second["id"])) == (made, reviewed)
+    # The review changes its mind: the visit that made the recommendation follows.
+    resp = world.push(token, {"recommendation_reviews": {"updated": [
+        {**review, "status": "not_implemented"}]}}, world.cursor(token))
+    assert resp.status_code == 200 and resp.json()["rejected"] == [], resp.text
+    assert _recs(world, first["id"])["open"] == 1
+    assert _recs(world, second["id"])["by_authority"]["ministry_of_justice"]["rate"] == 0.0

@@ -34,12 +34,15 @@ class Settled:
 
 
 def settle(session: Session, actor: Actor, root: SyncTable, lost: dict[Any, int], start: int,
-           hi: int, hold_seconds: int) -> Settled:
-    """Decide, for one pull of [start, hi), which lost roots stay held and which are sent."""
+           hi: int, hold_seconds: int, may_hold: bool = True) -> Settled:
+    """Decide, for one pull of [start, hi), which lost roots stay held and which are sent.
+    `may_hold`: False when this transaction already saw that the device has no hold."""
     out = Settled()
     if actor.device_id is None or hold_seconds <= 0:
         out.release = {r: start for r in lost}
         return out
+    if not lost and not may_hold:
+        return out  # the common case: nothing lost, no hold to settle
     rows = session.execute(sa.select(
         holds.c.root_id, as_int(holds.c.from_xid).label("from_xid"),
         as_int(holds.c.lost_xid).label("lost_xid"), as_int(holds.c.released_hi).label("sent"),

@@ -39,18 +39,20 @@ def pruned_below(session: Session) -> int:
         state.c.key == "pruned_below")) or 0)
 
 
-def _prepare(session: Session, custom_plans: bool) -> int:
-    """pruned_below; with `custom_plans`, custom plans for the rest of the transaction."""
-    floor = sa.select(state.c.value).where(state.c.key == "pruned_below").scalar_subquery()
-    if custom_plans:
-        return int(session.execute(sa.select(_CUSTOM, floor)).one()[1] or 0)
-    return int(session.scalar(sa.select(floor)) or 0)
-
-
 # psycopg prepares a statement run five times, and PostgreSQL's generic plan for a page query
 # (no cursor value known) may walk an index row by row where a large page needs a range scan
 # and a hash join; a small incremental page or a poll is served well by it, without planning.
 _CUSTOM = sa.func.set_config("plan_cache_mode", "force_custom_plan", True)
+_FLOOR = sa.select(state.c.value).where(state.c.key == "pruned_below").scalar_subquery()
+_SNAPSHOT = sa.cast(sa.func.pg_current_snapshot(), sa.Text)
+_PREPARE = {False: sa.select(_FLOOR, _SNAPSHOT), True: sa.select(_FLOOR, _SNAPSHOT, _CUSTOM)}
+
+
+def _prepare(session: Session, custom_plans: bool) -> tuple[int, str]:
+    """(pruned_below, the statement's snapshot for the horizon), in one round trip; with
+    `custom_plans`, custom plans for the rest of the transaction."""
+    row = session.execute(_PREPARE[custom_plans]).one()
+    return int(row[0] or 0), row[1]
 
 
 def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -> dict[str, Any]:
@@ -58,8 +60,8 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
 
     Records are `orjson.Fragment`s (their JSON text, made by PostgreSQL): encode with orjson.
     """
-    floor = _prepare(session, custom_plans=req.cursor is None)
-    h = horizon(session)
+    floor, snapshot = _prepare(session, custom_plans=req.cursor is None)
+    h = horizon(session, snapshot)
     out: dict[str, Any] = {}
     lo, limit, full = req.cursor, req.limit, set(req.full)
     if lo is not None and (lo > h or lo < floor):
@@ -71,6 +73,7 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
     page = Page(registry)
     fits = False  # the whole window fits in a page by records
     counts: dict[str, int] | None = None  # rows stamped in the window per source, if probed
+    held = True  # whether the device may have a scope hold (the probe tells)
     if lo is not None and not full:
         counts, held = probe(session, registry, actor, lo, h, limit + 1)
         n = sum(counts.values())
@@ -85,7 +88,8 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
     # Tables without a row stamped in the window are not asked (a custom stamp may move with
     # another table's: those are always asked).
     pulled = [st for st in registry.tables if st.pull and (
-        counts is None or counts[st.name] or st.change_xid is not None)]
+        counts is None or counts[st.name] or (st.change_xid is not None and (
+            not st.stamp_sources or any(counts[s] for s in st.stamp_sources))))]
     hi = _windowed(session, actor, pulled, page, start, h, full, lo is None,
                    0 if fits else limit, req.max_bytes if limit else 0, registry)
     has_more = hi != h
@@ -101,7 +105,8 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
     # or created after the cursor by someone else (it did not exist at the cursor).
     never = {r for r in affected if r not in visible and (first[r][1] > 0 or r in unseen)}
     lost = {r: x for r, x in affected.items() if r not in visible and r not in never}
-    settled = (holds.settle(session, actor, registry.root, lost, start, hi, req.hold_seconds)
+    settled = (holds.settle(session, actor, registry.root, lost, start, hi, req.hold_seconds,
+                            may_hold=held)
                if registry.root is not None else holds.Settled())
     moved = [r for r in affected if r not in settled.held and r not in never]
     gained = [r for r in moved if r in visible]

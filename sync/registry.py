@@ -55,6 +55,10 @@ class SyncTable:
     check: Callable[[dict[str, Any] | None, dict[str, Any]], dict[str, Any] | None] | None = None
     # The effective change stamp (e.g. greatest of own and parent's); default change_xid.
     change_xid: Callable[[sa.Table], ColumnElement[Any]] | None = None
+    # With a custom `change_xid`: the other pulled tables whose stamps it takes. A window in
+    # which neither this table nor any of them has a stamped row moves no such stamp, so the
+    # table is not asked (empty: always asked).
+    stamp_sources: tuple[str, ...] = ()
     # Rows that change and leave the scope (soft-deleted, retired) go down as deleted.
     leave_scope_as_deleted: bool = False
     # An xid8 column set on insert and never updated (None: records after the first pull

@@ -151,7 +151,7 @@ state = sa.Table(
 )
 
 
-def horizon(session: Session) -> int:
+def horizon(session: Session, snapshot: str | None = None) -> int:
     """H: every transaction that may write our rows and is below H has finished.
 
     This is pg_snapshot_xmin(pg_current_snapshot()) ignoring the transactions we can see
@@ -159,9 +159,10 @@ def horizon(session: Session) -> int:
     transaction cannot write our rows, so it must not hold our cursor back. A running xid
     whose owner we cannot see (no privilege, prepared transaction) still counts. The snapshot
     is taken first and the owners read after it: a transaction starting in between has an
-    xid at or above the snapshot's xmax, which bounds H anyway.
+    xid at or above the snapshot's xmax, which bounds H anyway. `snapshot`: the text of
+    pg_current_snapshot() taken by an earlier statement of this transaction (saves a trip).
     """
-    snap = session.scalar(sa.text("select pg_current_snapshot()::text"))
+    snap = snapshot or session.scalar(sa.text("select pg_current_snapshot()::text"))
     _xmin, xmax, xip = snap.split(":")
     running = [int(x) for x in xip.split(",") if x]
     if not running:

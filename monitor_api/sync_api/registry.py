@@ -257,6 +257,7 @@ def registry() -> Registry:
                   fields_of(ChecklistQuestion), push=False,
                   scope=_questions_of(templates_in_scope),
                   ref_scope=_questions_of(not_draft), change_xid=question_xid,
+                  stamp_sources=("checklist_templates",),
                   with_roots=questions_of_roots),
         SyncTable("visits", Visit.__table__, fields_of(Visit), scope=own_visits, scope_key="id",
                   validate=validator("visits"), on_insert=team_for_new_visit,

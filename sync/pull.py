@@ -90,8 +90,8 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
     pulled = [st for st in registry.tables if st.pull and (
         counts is None or counts[st.name] or (st.change_xid is not None and (
             not st.stamp_sources or any(counts[s] for s in st.stamp_sources))))]
-    hi = _windowed(session, actor, pulled, page, start, h, full, lo is None,
-                   0 if fits else limit, req.max_bytes if limit else 0, registry)
+    hi, windowed = _windowed(session, actor, pulled, page, start, h, full, lo is None,
+                             0 if fits else limit, req.max_bytes if limit else 0, registry)
     has_more = hi != h
     affected: dict[Any, int] = {}
     first: dict[Any, tuple[int, int]] = {}  # root -> (xid, direction) of its first change
@@ -115,11 +115,18 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
     fresh = [r for r in gained if first[r][1] > 0 and r not in settled.kept]
     if lo is not None:
         _left_scope(session, pulled, actor, page, start, hi)
+        # The records of roots gained in the window go in before the window's own rows: a
+        # record of a root the device never had that also changed in the window is `created`
+        # (the window's row, judged by the cursor alone, would say `updated`).
+        for st in registry.tables:
+            if st.pull and moved and st.scope_key:
+                _rescoped(session, st, actor, page, moved, start, fresh)
+    for name, rows in windowed:
+        page.add(name, rows)
+    if lo is not None:
         for st in registry.tables:
             if not st.pull:
                 continue
-            if moved and st.scope_key:
-                _rescoped(session, st, actor, page, moved, start, fresh)
             if gained and st.with_roots is not None:
                 _pulled_in(session, st, actor, page, gained)
             if settled.release and st.scope_key:
@@ -132,10 +139,11 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
 
 def _windowed(session: Session, actor: Actor, pulled: list[SyncTable], page: Page, lo: int,
               h: int, full: set[str], first: bool, limit: int, max_bytes: int,
-              registry: Registry) -> int:
-    """Add the rows changed from `lo` on (tables in `full`: all their rows) and return where
-    the page ends: before h when it would hold over `limit` rows (0: no bound, everything
-    fits) or `max_bytes` of JSON (0: no bound), always at a transaction boundary.
+              registry: Registry) -> tuple[int, list[tuple[str, list[Any]]]]:
+    """The rows changed from `lo` on, per table, for the caller to add to the page (tables
+    in `full`: all their rows, added here), and where the page ends: before h when it would
+    hold over `limit` rows (0: no bound, everything fits) or `max_bytes` of JSON (0: no
+    bound), always at a transaction boundary.
 
     A window is cut on everyone's rows (cheap, `record_cut`); when the actor's rows fill less
     than half of the page, the next window is added, up to MAX_WINDOWS.
@@ -173,9 +181,9 @@ def _windowed(session: Session, actor: Actor, pulled: list[SyncTable], page: Pag
         if hi == h or not limit or 2 * rows_in >= limit or 2 * bytes_in >= max_bytes > 0:
             break
     cut = first_over(sizes, max_bytes) if max_bytes else None
-    for name, rows in fetched:
-        page.add(name, rows if cut is None else [r for r in rows if r[0] < cut])
-    return hi if cut is None else cut
+    if cut is None:
+        return hi, fetched
+    return cut, [(name, [r for r in rows if r[0] < cut]) for name, rows in fetched]
 
 
 def _roots(session: Session, registry: Registry, actor: Actor, roots: dict[Any, int],

@@ -51,6 +51,30 @@ def test_gaining_and_losing_membership(world: World) -> None:
     assert body["changes"]["findings"]["deleted"] == [finding["id"]]
 
 
+def test_a_gained_visit_that_also_changed_since_the_cursor_comes_as_created(
+        world: World) -> None:
+    """Found by the convergence test: a visit (and a finding) edited after the newcomer's
+    cursor is in the pull's window as well as gained; it must still come as `created`
+    (WatermelonDB reports an `updated` record it does not have as a serious bug)."""
+    owner, team, _fac, visit, finding = _team_with_visit(world)
+    newcomer = world.user()
+    world.team(newcomer)
+    token = world.device(newcomer)
+    cur = world.cursor(token)
+    owner_token = world.device(owner)
+    resp = world.push(owner_token, {"visits": {"updated": [{**visit, "summary": "Re-visited"}]},
+                                    "findings": {"updated": [{**finding, "title": "Worse"}]}},
+                      world.cursor(owner_token))
+    assert resp.status_code == 200 and resp.json()["rejected"] == [], resp.text
+    world.join(team, newcomer)
+    body = world.pull(token, cur).json()
+    for table, record in (("visits", visit), ("findings", finding)):
+        group = body["changes"][table]
+        assert [r["id"] for r in group["created"]] == [record["id"]], table
+        assert group["updated"] == [], table
+    assert body["changes"]["visits"]["created"][0]["summary"] == "Re-visited"
+
+
 def test_visit_moved_between_teams(world: World) -> None:
     owner, _team, _fac, visit, finding = _team_with_visit(world)
     other = world.user()

@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 from monitor_api.app import create_app
 from monitor_api.config import Settings
 from monitor_api.sync_api.registry import registry
+from sync.client import SyncClient
 from sync.page import first_over
 from tests.sync.conftest import World, finding_raw, visit_raw
 
@@ -212,3 +213,28 @@ def test_records_made_by_postgresql_match_the_codec(world: World) -> None:
                 assert rec == st.codec.to_raw(row), st.name
                 checked += 1
     assert checked >= 6
+
+
+@pytest.mark.xfail(strict=True, reason="known defect (README 'Limits'): a later page labels a "
+                   "record by its own cursor, not by what earlier pages delivered")
+def test_a_record_changed_past_the_first_page_of_a_first_pull_comes_as_created(
+        world: World) -> None:
+    """A fresh phone pulls in pages (50 records here). A record created in the first page's
+    range and edited before that page was served is left to a later page, which labels it
+    by that page's cursor: `updated` for a record the phone never had (WatermelonDB logs a
+    diagnostic and creates it; nothing is lost). Strict: this fails once it is fixed."""
+    owner = world.user()
+    world.team(owner)
+    token = world.device(owner)
+    visit = visit_raw(world.facility())
+    first = [finding_raw(visit["id"]) for _ in range(29)]
+    world.push(token, {"visits": {"created": [visit]}, "findings": {"created": first}},
+               world.cursor(token))
+    world.push(token, {"findings": {"created": [finding_raw(visit["id"]) for _ in range(30)]}},
+               world.cursor(token))
+    world.push(token, {"findings": {"updated": [{**first[3], "title": "Edited"}]}},
+               world.cursor(token))
+    phone = SyncClient(world.base, world.device(owner))
+    phone.synchronize()
+    assert len(phone.store.table("findings")) == 59  # everything arrives
+    assert phone.store.diagnostics == []

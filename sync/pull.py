@@ -33,16 +33,11 @@ class PullRequest:
     hold_seconds: int = HOLD_SECONDS
 
 
-def pruned_below(session: Session) -> int:
-    """The xid below which tombstones and the scope log are gone (0: nothing pruned)."""
-    return int(session.scalar(sa.select(state.c.value).where(
-        state.c.key == "pruned_below")) or 0)
-
-
 # psycopg prepares a statement run five times, and PostgreSQL's generic plan for a page query
 # (no cursor value known) may walk an index row by row where a large page needs a range scan
 # and a hash join; a small incremental page or a poll is served well by it, without planning.
 _CUSTOM = sa.func.set_config("plan_cache_mode", "force_custom_plan", True)
+# The xid below which tombstones and the scope log are gone (0 or none: nothing pruned).
 _FLOOR = sa.select(state.c.value).where(state.c.key == "pruned_below").scalar_subquery()
 _SNAPSHOT = sa.cast(sa.func.pg_current_snapshot(), sa.Text)
 _PREPARE = {False: sa.select(_FLOOR, _SNAPSHOT), True: sa.select(_FLOOR, _SNAPSHOT, _CUSTOM)}

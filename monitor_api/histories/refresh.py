@@ -82,8 +82,13 @@ def _refresh_dirty(session: Session) -> None:
         refresh(session, dirty, reuse_follow_up=not (followed or stamped_here(session)))
 
 
+def _written_here(table: sa.Table) -> Any:
+    """The table's rows this transaction inserted or updated (every write stamps them)."""
+    return table.c.change_xid == sa.func.pg_current_xact_id()
+
+
 _STAMPED_HERE = sa.select(sa.or_(*(
-    sa.exists().where(t.c.change_xid == sa.func.pg_current_xact_id())
+    sa.exists().where(_written_here(t))
     for t in (Recommendation.__table__, RecommendationReview.__table__))))
 
 
@@ -102,8 +107,7 @@ def _forget(session: Session) -> None:
 
 def _follow_ups() -> Any:
     r, rv = Recommendation.__table__, RecommendationReview.__table__
-    now = sa.func.pg_current_xact_id()
-    written = sa.or_(r.c.change_xid == now, rv.c.change_xid == now)
+    written = sa.or_(_written_here(r), _written_here(rv))
     made_there = sa.select(r.c.visit_id).join(rv, rv.c.recommendation_id == r.c.id).where(
         sources.among(rv.c.visit_id), r.c.visit_id.is_not(None), written)
     reviewed_there = sa.select(rv.c.visit_id).join(r, r.c.id == rv.c.recommendation_id).where(

@@ -27,11 +27,13 @@ def among(column: Any) -> Any:
     return column == sa.any_(IDS)
 
 
-_ANSWERS = sa.select(
-    sa.cast(Answer.__table__.c.visit_id, sa.String), sa.cast(Answer.__table__.c.question_id,
-                                                             sa.String),
-    Answer.__table__.c.value, Answer.__table__.c.number_value).where(
-    among(Answer.__table__.c.visit_id))
+def _answers() -> Any:
+    t = Answer.__table__
+    return sa.select(sa.cast(t.c.visit_id, sa.String), sa.cast(t.c.question_id, sa.String),
+                     t.c.value, t.c.number_value).where(among(t.c.visit_id))
+
+
+_ANSWERS = _answers()
 
 
 def answers(session: Session, ids: list[uuid.UUID]) -> dict[str, dict[str, Any]]:
@@ -45,14 +47,18 @@ def answers(session: Session, ids: list[uuid.UUID]) -> dict[str, dict[str, Any]]
     return out
 
 
-_QUESTIONS = (lambda q: sa.select(
-    sa.cast(q.c.id, sa.String), q.c.template_id, q.c.section,
-    sa.cast(q.c.standard_refs, sa.Text), q.c.compliance, q.c.answer_type,
-    sa.cast(q.c.options, sa.Text)).where(
-    q.c.compliance.is_not(None),
-    sa.or_(q.c.template_id == sa.any_(sa.bindparam("templates", type_=ARRAY(sa.Uuid))),
-           q.c.id == sa.any_(sa.bindparam("answered", type_=ARRAY(sa.Uuid))))))(
-    ChecklistQuestion.__table__)
+def _questions() -> Any:
+    q = ChecklistQuestion.__table__
+    return sa.select(
+        sa.cast(q.c.id, sa.String), q.c.template_id, q.c.section,
+        sa.cast(q.c.standard_refs, sa.Text), q.c.compliance, q.c.answer_type,
+        sa.cast(q.c.options, sa.Text)).where(
+        q.c.compliance.is_not(None),
+        sa.or_(q.c.template_id == sa.any_(sa.bindparam("templates", type_=ARRAY(sa.Uuid))),
+               q.c.id == sa.any_(sa.bindparam("answered", type_=ARRAY(sa.Uuid)))))
+
+
+_QUESTIONS = _questions()
 
 
 @lru_cache(maxsize=8192)

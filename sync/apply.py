@@ -8,6 +8,7 @@ from collections import defaultdict
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
@@ -38,7 +39,7 @@ def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
         if tp is not None:
             counts[st.name] = _upsert(session, actor, tp, history, source, origin, writes)
     if history:
-        writes.append((_REVISION_ROWS, json.dumps(history, default=str)))
+        writes.append((_REVISION_ROWS, _json(history)))
         history = []
     if pushed_by is not None:
         writes.append((_PUSHED, str(pushed_by)))
@@ -53,8 +54,7 @@ def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
         if tp is not None and tp.deletes:
             counts[st.name]["deleted"] = _delete(session, registry, actor, tp, history, source)
     if history:
-        session.execute(sa.text(_REVISION_ROWS),
-                        {"rows": json.dumps(history, default=str)})
+        session.execute(sa.text(_REVISION_ROWS), {"rows": _json(history)})
     return {k: v for k, v in counts.items() if any(v.values())}
 
 
@@ -73,6 +73,16 @@ def _revision(actor: Actor, table: str, uid: uuid.UUID | str, op: str, before: A
     return {"table_name": table, "record_id": str(uid), "op": op, "before": before,
             "after": after, "user_id": _text(actor.user_id), "device_id": _text(actor.device_id),
             "source": source, "ignored": storable(ignored) if ignored else None}
+
+
+def _json(rows: list[dict[str, Any]]) -> str:
+    """The rows as one JSON parameter. orjson writes ids and times itself (ISO 8601, which
+    PostgreSQL's input functions read); anything it cannot write (a Decimal, an integer
+    past 64 bits that a column will refuse) goes through the standard encoder instead."""
+    try:
+        return orjson.dumps(rows, default=str).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(rows, default=str)
 
 
 @lru_cache(maxsize=64)
@@ -114,8 +124,7 @@ def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[st
             n_new += 1
     for group, insert in ((inserts, True), (updates, False)):
         for cols, rows in group.items():
-            writes.append((_bulk(session, st.table, cols, insert),
-                           json.dumps(rows, default=str)))
+            writes.append((_bulk(session, st.table, cols, insert), _json(rows)))
     return {"created": n_new, "updated": n_upd, "deleted": 0}
 
 

@@ -69,15 +69,16 @@ def _load_table(session: Session, actor: Actor, tp: TablePlan, plan: Plan,
     # Lock in id order (tables in registry order): no two pushes wait on each other in a
     # cycle. Updates take FOR NO KEY UPDATE, which does not block the FOR KEY SHARE lock a
     # concurrent push's child INSERT takes on its parent; only deletes need FOR UPDATE.
-    base = (sa.select(*st.columns(), as_int(st.xid()).label("_xid"),
-                      st.where_scope(actor).label("_ok")).order_by(st.table.c.id))
     rows = []
     upd = sorted(i for i in found if i not in tp.deletes)
+    gone = sorted(i for i in found if i in tp.deletes)
+    if upd or gone:  # a push of new records selects nothing here
+        base = (sa.select(*st.columns(), as_int(st.xid()).label("_xid"),
+                          st.where_scope(actor).label("_ok")).order_by(st.table.c.id))
     if upd:
         rows += session.execute(base.where(st.table.c.id == sa.any_(ids_param("ids", upd)))
                                 .with_for_update(of=st.table, key_share=True)
                                 ).mappings().all()  # FOR NO KEY UPDATE
-    gone = sorted(i for i in found if i in tp.deletes)
     if gone:
         rows += session.execute(base.where(st.table.c.id == sa.any_(ids_param("ids", gone)))
                                 .with_for_update(of=st.table)).mappings().all()

@@ -49,3 +49,24 @@ def test_every_push_records_the_device(world: World) -> None:
     second = world.sql("select last_push_xid::text from sync_devices order by last_push_at"
                        " desc limit 1").scalar()
     assert int(second) > int(first)
+
+
+def test_the_write_parameter_reads_back_as_the_standard_encoder_writes_it() -> None:
+    """orjson writes the push's JSON parameters; where it cannot (a Decimal, an integer past
+    64 bits) the standard encoder does; either way PostgreSQL reads the same values."""
+    import json
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from monitor_api.jsonsafe import TOO_DEEP
+    from sync.apply import _json
+
+    uid = uuid.uuid4()
+    rows = [{"id": uid, "at": datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=UTC), "n": None,
+             "text": "Камера №3 \u2028", "deep": TOO_DEEP, "f": 0.1, "flag": True}]
+    assert json.loads(_json(rows)) == [{
+        "id": str(uid), "at": "2026-01-02T03:04:05.006000+00:00", "n": None,
+        "text": "Камера №3 \u2028", "deep": {"$nested_deeper_than": 64}, "f": 0.1,
+        "flag": True}]
+    assert json.loads(_json([{"d": Decimal("1.50"), "big": 2**70}])) == [
+        {"d": "1.50", "big": 2**70}]

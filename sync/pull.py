@@ -6,13 +6,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import array
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from sync import holds
 from sync.page import first_over, probe, record_cut
 from sync.registry import Actor, Registry, SyncTable
 from sync.rows import Page, fetch_all, record_query, size
-from sync.store import horizon, scope_changes, state, tombstones, xid
+from sync.store import devices, horizon, scope_changes, state, tombstones, xid
 
 HOLD_SECONDS = 14 * 86400
 # Windows a sparse page is filled from (each one more statement per pulled table).
@@ -40,14 +42,49 @@ _CUSTOM = sa.func.set_config("plan_cache_mode", "force_custom_plan", True)
 # The xid below which tombstones and the scope log are gone (0 or none: nothing pruned).
 _FLOOR = sa.select(state.c.value).where(state.c.key == "pruned_below").scalar_subquery()
 _SNAPSHOT = sa.cast(sa.func.pg_current_snapshot(), sa.Text)
-_PREPARE = {False: sa.select(_FLOOR, _SNAPSHOT), True: sa.select(_FLOOR, _SNAPSHOT, _CUSTOM)}
+# The device's paged pull that this cursor continues or repeats: [origin (-1: none), bound].
+_SEQUENCE = sa.select(array([sa.func.coalesce(devices.c.pull_origin, -1), devices.c.pull_bound])
+                      ).where(devices.c.device_id == sa.bindparam("device"),
+                              sa.or_(devices.c.pull_next == sa.bindparam("cursor"),
+                                     devices.c.pull_from == sa.bindparam("cursor"))
+                              ).scalar_subquery()
+_PREPARE = {(custom, paged): sa.select(_FLOOR, _SNAPSHOT, *([_SEQUENCE] if paged else []),
+                                       *([_CUSTOM] if custom else []))
+            for custom in (False, True) for paged in (False, True)}
 
 
-def _prepare(session: Session, custom_plans: bool) -> tuple[int, str]:
-    """(pruned_below, the statement's snapshot for the horizon), in one round trip; with
-    `custom_plans`, custom plans for the rest of the transaction."""
-    row = session.execute(_PREPARE[custom_plans]).one()
-    return int(row[0] or 0), row[1]
+@dataclass(frozen=True)
+class PagedPull:
+    """A paged pull under way: the cursor the device had before its first page (None: a
+    first sync) and that page's horizon, where the pages end."""
+
+    origin: int | None
+    bound: int
+
+
+def _prepare(session: Session, custom_plans: bool, actor: Actor, cursor: int | None
+             ) -> tuple[int, str, PagedPull | None]:
+    """(pruned_below, the statement's snapshot for the horizon, the paged pull this cursor
+    continues), in one round trip; with `custom_plans`, custom plans for the rest of the
+    transaction."""
+    paged = cursor is not None and actor.device_id is not None
+    params = {"device": actor.device_id, "cursor": cursor} if paged else {}
+    row = session.execute(_PREPARE[custom_plans, paged], params).one()
+    seq = row[2] if paged else None
+    return int(row[0] or 0), row[1], (
+        None if seq is None else PagedPull(None if seq[0] < 0 else seq[0], seq[1]))
+
+
+def _remember(session: Session, actor: Actor, cursor: int | None, hi: int,
+              seq: PagedPull) -> None:
+    """Keep the paged pull this page (answered with has_more) belongs to, for its next page
+    (cursor `hi`) or a repeat of this one (`cursor`)."""
+    if actor.device_id is None:
+        return
+    values = {"pull_from": cursor, "pull_next": hi, "pull_origin": seq.origin,
+              "pull_bound": seq.bound}
+    session.execute(pg_insert(devices).values(device_id=actor.device_id, **values)
+                    .on_conflict_do_update(index_elements=[devices.c.device_id], set_=values))
 
 
 def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -> dict[str, Any]:
@@ -55,7 +92,7 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
 
     Records are `orjson.Fragment`s (their JSON text, made by PostgreSQL): encode with orjson.
     """
-    floor, snapshot = _prepare(session, custom_plans=req.cursor is None)
+    floor, snapshot, seq = _prepare(session, req.cursor is None, actor, req.cursor)
     h = horizon(session, snapshot)
     out: dict[str, Any] = {}
     lo, limit, full = req.cursor, req.limit, set(req.full)
@@ -63,8 +100,19 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
         # Not a cursor we issued (e.g. restored into a new cluster), or older than the
         # retention of deletes: an incremental answer would miss deletes; resend everything.
         out["experimentalStrategy"] = "replacement"
-        lo, limit = None, 0
+        lo, limit, seq = None, 0, None
         session.execute(sa.select(_CUSTOM))  # the whole dataset
+    if seq is not None and lo is not None and lo <= seq.bound <= h:
+        # A later page of a paged pull (or a repeat of the last one). Its pages end at the
+        # first page's horizon: a record changed since comes in the next pull, never twice in
+        # one sequence. Records are new to the device if created after the cursor it had
+        # before the first page, not after this page's (see `_labels`).
+        h = seq.bound
+    else:
+        seq = PagedPull(lo, h)
+    # A first sync in pages: every record is new to the device, and every scope change and
+    # delete before its first page's horizon was already in force when that page was served.
+    first_sync = seq.origin is None
     page = Page(registry)
     fits = False  # the whole window fits in a page by records
     counts: dict[str, int] | None = None  # rows stamped in the window per source, if probed
@@ -85,12 +133,16 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
     pulled = [st for st in registry.tables if st.pull and (
         counts is None or counts[st.name] or (st.change_xid is not None and (
             not st.stamp_sources or any(counts[s] for s in st.stamp_sources))))]
+    labels = _labels(session, registry, actor, pulled, seq.origin, lo)
     hi, windowed = _windowed(session, actor, pulled, page, start, h, full, lo is None,
-                             0 if fits else limit, req.max_bytes if limit else 0, registry)
+                             0 if fits else limit, req.max_bytes if limit else 0, registry,
+                             labels)
     has_more = hi != h
+    if has_more:
+        _remember(session, actor, lo, hi, seq)
     affected: dict[Any, int] = {}
     first: dict[Any, tuple[int, int]] = {}  # root -> (xid, direction) of its first change
-    if registry.scope_changes is not None and lo is not None and (
+    if registry.scope_changes is not None and not first_sync and (
             counts is None or counts[scope_changes.name]):
         for rid, stamp, direction in session.execute(registry.scope_changes(actor, start, hi)):
             affected[rid] = max(stamp, affected.get(rid, 0))
@@ -108,7 +160,7 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
     # Roots the device did not have at its cursor (first change a gain) and whose records
     # it was not holding on to: their rows are all new to it.
     fresh = [r for r in gained if first[r][1] > 0 and r not in settled.kept]
-    if lo is not None:
+    if not first_sync:
         _left_scope(session, pulled, actor, page, start, hi)
         # The records of roots gained in the window go in before the window's own rows: a
         # record of a root the device never had that also changed in the window is `created`
@@ -118,7 +170,7 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
                 _rescoped(session, st, actor, page, moved, start, fresh)
     for name, rows in windowed:
         page.add(name, rows)
-    if lo is not None:
+    if not first_sync:
         for st in registry.tables:
             if not st.pull:
                 continue
@@ -134,16 +186,17 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
 
 def _windowed(session: Session, actor: Actor, pulled: list[SyncTable], page: Page, lo: int,
               h: int, full: set[str], first: bool, limit: int, max_bytes: int,
-              registry: Registry) -> tuple[int, list[tuple[str, list[Any]]]]:
+              registry: Registry, created: dict[str, sa.ColumnElement[bool]]
+              ) -> tuple[int, list[tuple[str, list[Any]]]]:
     """The rows changed from `lo` on, per table, for the caller to add to the page (tables
     in `full`: all their rows, added here), and where the page ends: before h when it would
     hold over `limit` rows (0: no bound, everything fits) or `max_bytes` of JSON (0: no
     bound), always at a transaction boundary.
 
     A window is cut on everyone's rows (cheap, `record_cut`); when the actor's rows fill less
-    than half of the page, the next window is added, up to MAX_WINDOWS.
+    than half of the page, the next window is added, up to MAX_WINDOWS. `created`: per table,
+    which rows go as created (`_labels`).
     """
-    created = {st.name: st.is_new(None if first else lo, actor.device_id) for st in pulled}
     for st in pulled:
         if st.name in full:  # sent whole whatever the window: they cannot move the cut
             page.collect(session, st, record_query(st, created[st.name]).where(
@@ -179,6 +232,35 @@ def _windowed(session: Session, actor: Actor, pulled: list[SyncTable], page: Pag
     if cut is None:
         return hi, fetched
     return cut, [(name, [r for r in rows if r[0] < cut]) for name, rows in fetched]
+
+
+def _labels(session: Session, registry: Registry, actor: Actor, pulled: list[SyncTable],
+            origin: int | None, lo: int | None) -> dict[str, sa.ColumnElement[bool]]:
+    """Per table: which rows of the window go as `created` (new to the device).
+
+    A row is new if created after the cursor the device had before its paged pull began
+    (`origin`; None: a first sync, all rows are new), unless the device has it anyway: its
+    own, or delivered by an earlier page. Within one paged pull, a row in this page's window
+    was in no earlier window (the pages end at the first page's horizon: its stamp has not
+    moved since); only the rows under scope roots gained or lost in earlier pages' windows
+    were sent whole there, so these are judged by this page's cursor alone, as reference
+    rows pulled in with such roots are.
+    """
+    if origin is None or origin == lo:
+        return {st.name: st.is_new(origin, actor.device_id) for st in pulled}
+    moved = ([r for r, _x, _d in session.execute(registry.scope_changes(actor, origin, lo))]
+             if registry.scope_changes is not None and lo is not None else [])
+    out = {}
+    for st in pulled:
+        here = st.is_new(lo, actor.device_id)
+        if st.with_roots is not None:
+            out[st.name] = here
+            continue
+        before = st.is_new(origin, actor.device_id)
+        if moved and st.scope_key:
+            before = sa.and_(before, st.table.c[st.scope_key].not_in(moved))
+        out[st.name] = sa.or_(here, before)
+    return out
 
 
 def _roots(session: Session, registry: Registry, actor: Actor, roots: dict[Any, int],

@@ -120,12 +120,19 @@ scope_changes = sa.Table(
 )
 
 
-# Per device: its last successful push (lost scope roots are held back until then).
+# Per device: its last successful push (lost scope roots are held back until then), and its
+# paged pull under way (sync/pull.py): the cursor of the last page answered with has_more and
+# the cursor given with it, the cursor the device had before the first page (NULL: a first
+# sync) and the first page's horizon, where the pages end. Cursors as internal xids.
 devices = sa.Table(
     "sync_devices", meta,
     sa.Column("device_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("last_push_xid", XID8()),
     sa.Column("last_push_at", sa.DateTime(timezone=True)),
+    sa.Column("pull_from", sa.BigInteger()),
+    sa.Column("pull_next", sa.BigInteger()),
+    sa.Column("pull_origin", sa.BigInteger()),
+    sa.Column("pull_bound", sa.BigInteger()),
 )
 
 # Scope roots a device lost while it may still hold unsent edits of them: their deletes go

@@ -150,6 +150,9 @@ def after_restore(session: Session, store: BlobStore, manifest: dict[str, Any]) 
             "on conflict (key) do update set value = greatest(sync_state.value, :v), "
             "updated_at = now()"), {"k": key, "v": value})
     holds = session.execute(text("delete from sync_scope_holds")).rowcount or 0
+    # Paged pulls under way were paged in the old cluster's xids: every phone starts over.
+    session.execute(text("update sync_devices set pull_from = null, pull_next = null,"
+                         " pull_origin = null, pull_bound = null"))
     session.execute(text("delete from procrastinate_workers"))  # their jobs run again
     expired = _orphaned_processing(session, store)
     from monitor_api.audit.service import Actor, record, set_actor

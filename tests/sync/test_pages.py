@@ -215,14 +215,12 @@ def test_records_made_by_postgresql_match_the_codec(world: World) -> None:
     assert checked >= 6
 
 
-@pytest.mark.xfail(strict=True, reason="known defect (README 'Limits'): a later page labels a "
-                   "record by its own cursor, not by what earlier pages delivered")
 def test_a_record_changed_past_the_first_page_of_a_first_pull_comes_as_created(
         world: World) -> None:
     """A fresh phone pulls in pages (50 records here). A record created in the first page's
-    range and edited before that page was served is left to a later page, which labels it
-    by that page's cursor: `updated` for a record the phone never had (WatermelonDB logs a
-    diagnostic and creates it; nothing is lost). Strict: this fails once it is fixed."""
+    range and edited before that page was served is left to a later page, which must still
+    call it `created`: the phone never had it (judged by this page's cursor it would come
+    as `updated`, and WatermelonDB would log a diagnostic)."""
     owner = world.user()
     world.team(owner)
     token = world.device(owner)
@@ -238,3 +236,112 @@ def test_a_record_changed_past_the_first_page_of_a_first_pull_comes_as_created(
     phone.synchronize()
     assert len(phone.store.table("findings")) == 59  # everything arrives
     assert phone.store.diagnostics == []
+
+
+def _page(phone: SyncClient) -> dict[str, Any]:
+    """One pull page applied as WatermelonDB applies it; the body."""
+    cursor = phone.store.last_pulled_at
+    resp = phone._send("GET", headers=phone.headers, params={
+        "last_pulled_at": "null" if cursor is None else cursor, "migration": "null"})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    phone.store.apply_remote(body["changes"])
+    phone.store.last_pulled_at = body["timestamp"]
+    return body
+
+
+def _ids(body: dict[str, Any], table: str, kind: str) -> set[str]:
+    return {r["id"] for r in body["changes"][table][kind]}
+
+
+def test_a_paged_incremental_pull_labels_records_by_the_cursor_it_began_with(
+        world: World) -> None:
+    """A phone that synced, then was away while 59 findings were written (the first 29 in
+    one transaction, one of those edited after the next 30): every finding is new to it, in
+    whichever page it comes."""
+    owner = world.user()
+    world.team(owner)
+    writer = world.device(owner)
+    visit = visit_raw(world.facility())
+    world.push(writer, {"visits": {"created": [visit]}}, world.cursor(writer))
+    phone = SyncClient(world.base, world.device(owner))
+    phone.synchronize()
+    first = [finding_raw(visit["id"]) for _ in range(29)]
+    world.push(writer, {"findings": {"created": first}}, world.cursor(writer))
+    world.push(writer, {"findings": {"created": [finding_raw(visit["id"]) for _ in range(30)]}},
+               world.cursor(writer))
+    world.push(writer, {"findings": {"updated": [{**first[3], "title": "Edited"}]}},
+               world.cursor(writer))
+    bodies = []
+    while not bodies or bodies[-1]["has_more"]:
+        bodies.append(_page(phone))
+    assert len(bodies) >= 2  # it was paged
+    assert phone.store.diagnostics == []
+    assert len(phone.store.table("findings")) == 59
+    assert phone.store.table("findings")[first[3]["id"]]["title"] == "Edited"
+    assert first[3]["id"] in set().union(*(_ids(b, "findings", "created") for b in bodies))
+
+
+def test_a_record_edited_between_pages_comes_once_in_the_pull_and_again_in_the_next(
+        world: World) -> None:
+    """Pages end at the first page's horizon: a record delivered by the first page and edited
+    before the second is not sent again in the same pull (as `created`, it would be a
+    WatermelonDB diagnostic); the next pull brings the edit as `updated`."""
+    owner = world.user()
+    world.team(owner)
+    writer = world.device(owner)
+    visit = visit_raw(world.facility())
+    early = [finding_raw(visit["id"]) for _ in range(40)]
+    world.push(writer, {"visits": {"created": [visit]}, "findings": {"created": early}},
+               world.cursor(writer))
+    world.push(writer, {"findings": {"created": [finding_raw(visit["id"]) for _ in range(40)]}},
+               world.cursor(writer))
+    phone = SyncClient(world.base, world.device(owner))
+    page1 = _page(phone)
+    assert page1["has_more"] and early[0]["id"] in _ids(page1, "findings", "created")
+    world.push(writer, {"findings": {"updated": [{**early[0], "title": "Edited"}]}},
+               world.cursor(writer))
+    rest = []
+    while not rest or rest[-1]["has_more"]:
+        rest.append(_page(phone))
+    assert all(early[0]["id"] not in _ids(b, "findings", k) for b in rest
+               for k in ("created", "updated"))
+    assert phone.store.diagnostics == []
+    assert len(phone.store.table("findings")) == 80
+    later = _page(phone)
+    assert _ids(later, "findings", "updated") == {early[0]["id"]}
+    assert phone.store.table("findings")[early[0]["id"]]["title"] == "Edited"
+    assert phone.store.diagnostics == []
+
+
+def test_a_repeated_page_is_labelled_as_the_first_time(world: World) -> None:
+    """A page whose answer was lost is asked again with the same cursor: same records, same
+    labels, and the pull goes on from there."""
+    owner = world.user()
+    world.team(owner)
+    writer = world.device(owner)
+    visit = visit_raw(world.facility())
+    first = [finding_raw(visit["id"]) for _ in range(29)]
+    world.push(writer, {"visits": {"created": [visit]}, "findings": {"created": first}},
+               world.cursor(writer))
+    for _ in range(2):
+        world.push(writer, {"findings": {"created": [finding_raw(visit["id"])
+                                                     for _ in range(30)]}},
+                   world.cursor(writer))
+    world.push(writer, {"findings": {"updated": [{**f, "title": "Edited"} for f in first[:5]]}},
+               world.cursor(writer))
+    token = world.device(owner)
+    page1 = world.pull(token).json()
+    page2 = world.pull(token, page1["timestamp"]).json()
+    again = world.pull(token, page1["timestamp"]).json()
+    assert page1["has_more"] and page2["has_more"]
+    for kind in ("created", "updated"):
+        assert _ids(again, "findings", kind) == _ids(page2, "findings", kind)
+    assert _ids(page2, "findings", "updated") == set()
+    phone = SyncClient(world.base, token)
+    phone.store.apply_remote(page1["changes"])
+    phone.store.apply_remote(again["changes"])
+    phone.store.last_pulled_at = again["timestamp"]
+    phone.pull()
+    assert phone.store.diagnostics == []
+    assert len(phone.store.table("findings")) == 89

@@ -164,14 +164,21 @@ def copy_rows(engine: Any, facility_id: str, team_id: str, n: int) -> dict[str, 
 
 
 def copy_out(engine: Any) -> dict[str, Any]:
-    """COPY the synced rows out (the read ceiling)."""
+    """COPY the synced rows out (the read ceiling): every column but the stored record JSON
+    (`sync.stored`, a second copy of the same values that only the pull reads)."""
     raw = engine.raw_connection()
     n, size = 0, 0
+    tables = ("visits", "room_inspections", "findings", "photos")
+    with engine.connect() as conn:
+        columns = {t: ", ".join(f'"{c}"' for c in conn.scalars(sa.text(
+            "select column_name from information_schema.columns where table_name = :t"
+            " and column_name <> 'raw_json' order by ordinal_position"), {"t": t}))
+            for t in tables}
     try:
         t0 = time.perf_counter()
         with raw.cursor() as cur:
-            for table in ("visits", "room_inspections", "findings", "photos"):
-                with cur.copy(f"copy (select * from {table}) to stdout") as copy:
+            for table in tables:
+                with cur.copy(f"copy (select {columns[table]} from {table}) to stdout") as copy:
                     for chunk in copy:
                         size += len(chunk)
                 n += cur.connection.execute(f"select count(*) from {table}").fetchone()[0]

@@ -31,5 +31,23 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at `url` to `revision`."""
+    """Migrate the database at `url` to `revision`; at head, also (re)install what the sync
+    registry derives in the database: the record JSON triggers (`sync.stored`)."""
     command.upgrade(alembic_config(url), revision)
+    if revision == "head":
+        install_derived(url)
+
+
+def install_derived(url: str) -> list[str]:
+    """Install the record JSON triggers of the current registry where they changed
+    (recomputing those tables' stored JSON); the tables done."""
+    from monitor_api.db import make_engine
+    from monitor_api.sync_api.registry import registry
+    from sync import stored
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            return stored.install(conn, registry())
+    finally:
+        engine.dispose()

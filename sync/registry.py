@@ -71,6 +71,9 @@ class SyncTable:
     # did not change and the device does not have them (e.g. the retired template a newly
     # visible visit uses): (actor, table, gained root ids) -> WHERE clause; sent as created.
     with_roots: Callable[[Actor, sa.Table, list[Any]], ColumnElement[bool]] | None = None
+    # The database keeps each row's record JSON in a column (`sync.stored`: a trigger and
+    # `install`); a pull reads it instead of building it.
+    stored_json: bool = False
     codec: Codec = field(init=False)
     # Bytes of a row's JSON as this process last sent them (a guess until then): an estimate
     # that sizes page cuts so that few fetched rows are dropped by the exact byte bound.

@@ -268,3 +268,17 @@ def test_old_demo_database_gets_the_same_history(fresh: Demo, upgraded: Demo) ->
 
     a, b = indicators(fresh), indicators(upgraded)
     assert len(a) >= 40 and a == b
+
+
+def test_the_demo_records_carry_the_json_a_pull_builds(fresh: Demo) -> None:
+    """Every synced record the demo wrote (ORM, bulk loaders, jobs) holds, in its stored JSON,
+    exactly what a pull would build from its columns (`sync.stored`)."""
+    from monitor_api.sync_api.registry import registry
+    from sync import stored
+
+    with fresh.engine.connect() as conn:
+        counts = stored.check(conn, registry())
+    filled = [name for name, (rows, _) in counts.items() if rows]
+    assert {"facilities", "checklist_templates", "checklist_questions", "visits", "answers",
+            "findings", "recommendations", "recommendation_reviews", "photos"} <= set(filled)
+    assert all(bad == 0 for _, bad in counts.values()), counts

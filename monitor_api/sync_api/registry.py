@@ -239,7 +239,8 @@ def _visit_child(name: str, model: Any, push_only: bool = False,
                  server_set: tuple[str, ...] = ()) -> SyncTable:
     return SyncTable(name, model.__table__, fields_of(model), pull=not push_only,
                      scope=by_visit, scope_key="visit_id", validate=validator(name),
-                     server_set=frozenset(STAMPS + server_set), origin_column=ORIGIN)
+                     server_set=frozenset(STAMPS + server_set), origin_column=ORIGIN,
+                     stored_json=not push_only)
 
 
 @cache
@@ -248,21 +249,21 @@ def registry() -> Registry:
     tables = [
         SyncTable("facilities", Facility.__table__, fields_of(Facility, FACILITY_FIELDS),
                   push=False, scope=lambda a, t: t.c.deleted_at.is_(None),
-                  leave_scope_as_deleted=True),
+                  leave_scope_as_deleted=True, stored_json=True),
         SyncTable("checklist_templates", ChecklistTemplate.__table__,
                   fields_of(ChecklistTemplate, exclude=("created_by_id",)), push=False,
                   scope=templates_in_scope, ref_scope=not_draft, leave_scope_as_deleted=True,
-                  with_roots=templates_of_roots),
+                  with_roots=templates_of_roots, stored_json=True),
         SyncTable("checklist_questions", ChecklistQuestion.__table__,
                   fields_of(ChecklistQuestion), push=False,
                   scope=_questions_of(templates_in_scope),
                   ref_scope=_questions_of(not_draft), change_xid=question_xid,
                   stamp_sources=("checklist_templates",),
-                  with_roots=questions_of_roots),
+                  with_roots=questions_of_roots, stored_json=True),
         SyncTable("visits", Visit.__table__, fields_of(Visit), scope=own_visits, scope_key="id",
                   validate=validator("visits"), on_insert=team_for_new_visit,
                   server_set=frozenset((*STAMPS, "team_id", "created_by_id", "published_at")),
-                  origin_column=ORIGIN, check=visit_status_by_phone),
+                  origin_column=ORIGIN, check=visit_status_by_phone, stored_json=True),
         _visit_child("room_inspections", RoomInspection),
         _visit_child("answers", Answer),
         _visit_child("findings", Finding, server_set=("confirmed_by_id", "confirmed_at")),

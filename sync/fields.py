@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Mapping
@@ -57,6 +58,11 @@ def to_db_value(kind: str, value: Any) -> Any:
     return value
 
 
+# `to_db_value` per kind, for the kinds that convert (the others go as they are).
+_CONVERT = {kind: functools.partial(to_db_value, kind) for kind in ("uuid", "time", "json",
+                                                                   "float")}
+
+
 def canonical(kind: str, value: Any) -> Any:
     """A comparable form of a raw value (JSON text parsed, numbers as floats)."""
     if value is None:
@@ -77,6 +83,10 @@ class Codec:
         self.fields = fields
         self.by_name = {f.name: f for f in fields}
         self.point = next((f.db for f in fields if f.kind in ("lat", "lng")), None)
+        # Per raw field (lat/lng aside): its column and how a value is converted (None: as
+        # is), looked up once per value by `to_db`.
+        self._to_db: dict[str, tuple[str, Any]] = {
+            f.name: (f.db, _CONVERT.get(f.kind)) for f in fields if f.kind not in ("lat", "lng")}
 
     def to_raw(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """A row selected by `SyncTable.columns()` (already in raw form) as a raw record."""
@@ -85,11 +95,12 @@ class Codec:
     def to_db(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Column values for the fields present in `raw` (lat/lng become one point)."""
         out: dict[str, Any] = {}
+        plan = self._to_db
         for name, value in raw.items():
-            f = self.by_name.get(name)
-            if f is None or f.kind in ("lat", "lng"):
-                continue
-            out[f.db] = to_db_value(f.kind, value)
+            step = plan.get(name)
+            if step is not None:
+                db, convert = step
+                out[db] = value if convert is None or value is None else convert(value)
         if self.point and ("lat" in raw or "lng" in raw):
             lat, lng = raw.get("lat"), raw.get("lng")
             out[self.point] = (None if lat is None or lng is None

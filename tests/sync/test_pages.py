@@ -215,29 +215,6 @@ def test_records_made_by_postgresql_match_the_codec(world: World) -> None:
     assert checked >= 6
 
 
-def test_a_record_changed_past_the_first_page_of_a_first_pull_comes_as_created(
-        world: World) -> None:
-    """A fresh phone pulls in pages (50 records here). A record created in the first page's
-    range and edited before that page was served is left to a later page, which must still
-    call it `created`: the phone never had it (judged by this page's cursor it would come
-    as `updated`, and WatermelonDB would log a diagnostic)."""
-    owner = world.user()
-    world.team(owner)
-    token = world.device(owner)
-    visit = visit_raw(world.facility())
-    first = [finding_raw(visit["id"]) for _ in range(29)]
-    world.push(token, {"visits": {"created": [visit]}, "findings": {"created": first}},
-               world.cursor(token))
-    world.push(token, {"findings": {"created": [finding_raw(visit["id"]) for _ in range(30)]}},
-               world.cursor(token))
-    world.push(token, {"findings": {"updated": [{**first[3], "title": "Edited"}]}},
-               world.cursor(token))
-    phone = SyncClient(world.base, world.device(owner))
-    phone.synchronize()
-    assert len(phone.store.table("findings")) == 59  # everything arrives
-    assert phone.store.diagnostics == []
-
-
 def _page(phone: SyncClient) -> dict[str, Any]:
     """One pull page applied as WatermelonDB applies it; the body."""
     cursor = phone.store.last_pulled_at
@@ -252,6 +229,38 @@ def _page(phone: SyncClient) -> dict[str, Any]:
 
 def _ids(body: dict[str, Any], table: str, kind: str) -> set[str]:
     return {r["id"] for r in body["changes"][table][kind]}
+
+
+def _findings_in_two_pushes(world: World, token: str, first: int,
+                            second: int) -> tuple[str, list[dict[str, Any]]]:
+    """A visit with `first` findings in one push, `second` more in the next (two
+    transactions); the visit's id and the first findings."""
+    visit = visit_raw(world.facility())
+    early = [finding_raw(visit["id"]) for _ in range(first)]
+    world.push(token, {"visits": {"created": [visit]}, "findings": {"created": early}},
+               world.cursor(token))
+    world.push(token, {"findings": {"created": [finding_raw(visit["id"])
+                                                 for _ in range(second)]}},
+               world.cursor(token))
+    return visit["id"], early
+
+
+def test_a_record_changed_past_the_first_page_of_a_first_pull_comes_as_created(
+        world: World) -> None:
+    """A fresh phone pulls in pages (50 records here). A record created in the first page's
+    range and edited before that page was served is left to a later page, which must still
+    call it `created`: the phone never had it (judged by this page's cursor it would come
+    as `updated`, and WatermelonDB would log a diagnostic)."""
+    owner = world.user()
+    world.team(owner)
+    token = world.device(owner)
+    _, first = _findings_in_two_pushes(world, token, 29, 30)
+    world.push(token, {"findings": {"updated": [{**first[3], "title": "Edited"}]}},
+               world.cursor(token))
+    phone = SyncClient(world.base, world.device(owner))
+    phone.synchronize()
+    assert len(phone.store.table("findings")) == 59  # everything arrives
+    assert phone.store.diagnostics == []
 
 
 def test_a_paged_incremental_pull_labels_records_by_the_cursor_it_began_with(
@@ -290,12 +299,7 @@ def test_a_record_edited_between_pages_comes_once_in_the_pull_and_again_in_the_n
     owner = world.user()
     world.team(owner)
     writer = world.device(owner)
-    visit = visit_raw(world.facility())
-    early = [finding_raw(visit["id"]) for _ in range(40)]
-    world.push(writer, {"visits": {"created": [visit]}, "findings": {"created": early}},
-               world.cursor(writer))
-    world.push(writer, {"findings": {"created": [finding_raw(visit["id"]) for _ in range(40)]}},
-               world.cursor(writer))
+    _, early = _findings_in_two_pushes(world, writer, 40, 40)
     phone = SyncClient(world.base, world.device(owner))
     page1 = _page(phone)
     assert page1["has_more"] and early[0]["id"] in _ids(page1, "findings", "created")
@@ -320,14 +324,9 @@ def test_a_repeated_page_is_labelled_as_the_first_time(world: World) -> None:
     owner = world.user()
     world.team(owner)
     writer = world.device(owner)
-    visit = visit_raw(world.facility())
-    first = [finding_raw(visit["id"]) for _ in range(29)]
-    world.push(writer, {"visits": {"created": [visit]}, "findings": {"created": first}},
+    visit_id, first = _findings_in_two_pushes(world, writer, 29, 30)
+    world.push(writer, {"findings": {"created": [finding_raw(visit_id) for _ in range(30)]}},
                world.cursor(writer))
-    for _ in range(2):
-        world.push(writer, {"findings": {"created": [finding_raw(visit["id"])
-                                                     for _ in range(30)]}},
-                   world.cursor(writer))
     world.push(writer, {"findings": {"updated": [{**f, "title": "Edited"} for f in first[:5]]}},
                world.cursor(writer))
     token = world.device(owner)

@@ -165,11 +165,11 @@ def test_devices_converge_and_history_keeps_every_accepted_value(world: World) -
                     else:
                         raise AssertionError(f"accepted {table} {raw['id']} not in history")
 
-    # The same 20 sequences on every run (derandomize): random exploration can meet a known
-    # open defect — a record created in an earlier page's range and changed before that page
-    # was served comes on a later page as `updated` to a phone that never had it (a
-    # WatermelonDB diagnostic; it is created, nothing is lost; README "Limits", and the strict
-    # xfail in test_pages.py). Set HYPOTHESIS_RANDOM=1 to explore.
+    # The same 20 sequences on every run (derandomize): random exploration can meet the two
+    # narrow labelling cases of paged pulls left open (README "Limits": a record edited
+    # while the pages of a pull are being fetched, before its own page, comes in the next
+    # pull as `updated`; a member toggled out of and into a team during one paged pull) —
+    # WatermelonDB diagnostics, nothing lost. Set HYPOTHESIS_RANDOM=1 to explore.
     run_state_machine_as_test(Devices, settings=settings(
         max_examples=20, stateful_step_count=25, deadline=None,
         derandomize=not os.environ.get("HYPOTHESIS_RANDOM"), database=None,

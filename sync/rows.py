@@ -13,9 +13,9 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from sync import stored
 from sync.registry import Registry, SyncTable
 from sync.store import as_int
-from sync.stored import COLUMN
 
 # Per synced table (kept alive here): its stamp, id and JSON columns and FROM clause, built
 # once (building SQLAlchemy expressions costs more than running them for a small page).
@@ -25,14 +25,12 @@ _PARTS: dict[int, tuple[SyncTable, list[Any], Any]] = {}
 def _parts(st: SyncTable) -> tuple[list[Any], Any]:
     known = _PARTS.get(id(st))
     if known is None or known[0] is not st:
-        raw = sa.select(*st.columns()).correlate(st.table).lateral("raw")  # per table row
-        built = sa.cast(sa.func.row_to_json(sa.literal_column("raw")), sa.Text)
+        joined, json_text = stored.built(st)
         if st.stored_json:  # kept by the database (sync.stored); built where it is missing
-            built = sa.func.coalesce(
-                sa.literal_column(f'"{st.table.name}".{COLUMN}', sa.Text), built)
+            json_text = sa.func.coalesce(stored.kept(st), json_text)
         cols = [as_int(st.xid()).label("x"), sa.cast(st.table.c.id, sa.Text).label("id"),
-                built.label("j")]
-        known = _PARTS[id(st)] = (st, cols, st.table.join(raw, sa.true()))
+                json_text.label("j")]
+        known = _PARTS[id(st)] = (st, cols, joined)
     return known[1], known[2]
 
 

@@ -113,16 +113,28 @@ def install(conn: Connection, registry: Registry) -> list[str]:
     return done
 
 
+def built(st: SyncTable) -> tuple[Any, sa.ColumnElement[str]]:
+    """The record JSON a pull builds for each row: (the table joined to its raw record, that
+    record's JSON text)."""
+    raw = sa.select(*st.columns()).correlate(st.table).lateral("raw")  # per table row
+    return (st.table.join(raw, sa.true()),
+            sa.cast(sa.func.row_to_json(sa.literal_column("raw")), sa.Text))
+
+
+def kept(st: SyncTable) -> sa.ColumnElement[str]:
+    """The record JSON the table's trigger stored."""
+    return sa.literal_column(f'"{st.table.name}".{COLUMN}', sa.Text)
+
+
 def check(conn: Connection, registry: Registry) -> dict[str, tuple[int, int]]:
     """Per stored table: (rows, rows whose stored JSON is missing or differs from the JSON a
     pull would build now). Every second figure is 0 when the triggers are current."""
     out = {}
     for st in stored(registry):
-        raw = sa.select(*st.columns()).correlate(st.table).lateral("raw")
-        built = sa.cast(sa.func.row_to_json(sa.literal_column("raw")), sa.Text)
-        kept = sa.literal_column(f'"{st.table.name}".{COLUMN}', sa.Text)
+        joined, json_text = built(st)
         rows, bad = conn.execute(
-            sa.select(sa.func.count(), sa.func.count().filter(kept.is_distinct_from(built)))
-            .select_from(st.table.join(raw, sa.true()))).one()
+            sa.select(sa.func.count(),
+                      sa.func.count().filter(kept(st).is_distinct_from(json_text)))
+            .select_from(joined)).one()
         out[st.name] = (rows, bad)
     return out

@@ -4,13 +4,13 @@ new rows, relations, conflicts. Each drops what fails into the plan's rejections
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.orm import Session
 
+from sync.binds import ids_param
 from sync.fields import canonical
 from sync.registry import Actor, Registry
 from sync.store import as_int, quarantine, revisions, tombstones, xid
@@ -19,18 +19,14 @@ if TYPE_CHECKING:
     from sync.push import Plan, TablePlan
 
 
-def ids_param(name: str, ids: Iterable[uuid.UUID]) -> Any:
-    """Many ids as one array parameter (`= any(...)`): one bind, one plan for any count."""
-    return sa.bindparam(name, list(ids), type_=ARRAY(sa.Uuid()))
-
-
 def load_existing(session: Session, registry: Registry, actor: Actor, plan: Plan) -> None:
     """The server's version of every pushed id, locked until the push commits.
 
     One round trip finds which pushed ids exist as rows or tombstones, in every table;
     only the rows found are then selected (and locked). A push of new records costs one
     statement, not two per table."""
-    wanted = {name: sorted(set(tp.records) | tp.deletes) for name, tp in plan.tables.items()}
+    wanted = {name: [*tp.records, *(tp.deletes - tp.records.keys())]
+              for name, tp in plan.tables.items()}
     probes = []
     for st in registry.tables:
         ids = wanted.get(st.name)
@@ -46,12 +42,13 @@ def load_existing(session: Session, registry: Registry, actor: Actor, plan: Plan
     if not probes:
         return
     # The user's pending rejections of these records (superseded if they are accepted now).
-    texts = sorted({str(u) for ids in wanted.values() for u in ids})
+    # The ids go as a uuid[] (psycopg sends it binary) cast to text[] by PostgreSQL: a list
+    # of strings would be quoted one by one in Python.
+    every = ids_param("every", [u for ids in wanted.values() for u in ids])
     q = quarantine.c
     probes.append(sa.select(q.table_name, sa.cast(q.record_id, sa.Uuid), sa.literal("pending"))
                   .where(q.status == "pending", q.user_id == actor.user_id,
-                         q.record_id == sa.any_(sa.bindparam("texts", texts,
-                                                             type_=ARRAY(sa.Text())))))
+                         q.record_id == sa.any_(sa.cast(every, ARRAY(sa.Text())))))
     hits: dict[str, dict[str, set[uuid.UUID]]] = {"row": {}, "dead": {}, "pending": {}}
     for name, rid, kind in session.execute(sa.union_all(*probes)):
         hits[kind].setdefault(name, set()).add(rid)
@@ -103,29 +100,31 @@ def validate(plan: Plan) -> None:
     """A new record is validated whole (defaults filled in), an existing one in its edits."""
     for tp in plan.tables.values():
         st = tp.st
+        key_field = None  # the field a new record must name its scope root in
+        if st.scope_key and st.scope_key != "id":
+            key_field = st.field_for(st.scope_key)
+            assert key_field is not None, f"{st.name}: no field holds {st.scope_key}"
         for uid, known in list(tp.records.items()):
             exists = uid in tp.existing
             names = tp.edits.get(uid) if exists else None
             data = known if names is None else {k: v for k, v in known.items() if k in names}
-            data = {**data, "id": str(uid)}
+            sid = str(uid)
+            data = {**data, "id": sid}
             if st.validate is None:
-                clean, errors = dict(data), None
+                clean, errors = data, None
             else:
                 clean, errors = st.validate(data, exists)
             if errors or clean is None:
                 plan.drop(tp, uid, errors or {"_schema": ["Invalid."]})
                 continue
-            clean["id"] = str(uid)
+            clean["id"] = sid
             refused = st.check(tp.existing.get(uid), clean) if st.check else None
             if refused:
                 plan.drop(tp, uid, refused)
                 continue
-            if st.scope_key and st.scope_key != "id" and not exists:
-                key_field = st.field_for(st.scope_key)
-                assert key_field is not None, f"{st.name}: no field holds {st.scope_key}"
-                if clean.get(key_field) is None:
-                    plan.drop(tp, uid, {key_field: ["Required for synced records."]})
-                    continue
+            if key_field is not None and not exists and clean.get(key_field) is None:
+                plan.drop(tp, uid, {key_field: ["Required for synced records."]})
+                continue
             tp.upserts[uid] = clean
 
 
@@ -166,7 +165,9 @@ def _reference_pass(session: Session, registry: Registry, actor: Actor, plan: Pl
             fname = st.field_for(column)
             if fname is None:
                 continue
-            wanted = {uuid.UUID(c[fname]) for c in tp.upserts.values() if c.get(fname)}
+            # Each distinct reference parsed once (a push's records share a few parents).
+            refs = {r: uuid.UUID(r) for r in {c.get(fname) for c in tp.upserts.values()} if r}
+            wanted = set(refs.values())
             ttp = plan.tables.get(target.name)
             going = ttp.deletes if ttp is not None else set()
             accepted = set(ttp.upserts) - going if ttp is not None else set()
@@ -177,7 +178,7 @@ def _reference_pass(session: Session, registry: Registry, actor: Actor, plan: Pl
                 target.where_ref_scope(actor)))) | accepted) - going
             for uid, clean in list(tp.upserts.items()):
                 ref = clean.get(fname)
-                if ref and uuid.UUID(ref) not in visible:
+                if ref and refs[ref] not in visible:
                     plan.drop(tp, uid, {fname: [f"No {target.name} record {ref} that you "
                                                 "can access."]})
     return len(plan.rejected) - before

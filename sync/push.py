@@ -9,6 +9,7 @@ record the server cannot take is rejected alone into the quarantine.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from sync.values import problem, storable
 BOOKKEEPING = ("_status", "_changed")
 CANONICAL = "Send ids as lowercase canonical UUIDs (8-4-4-4-12 hex digits)."
 KINDS = ("created", "updated", "deleted")
+_CANONICAL_RE = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class SyncError(Exception):
@@ -147,15 +149,15 @@ def _touched_roots(plan: Plan) -> dict[str, set[uuid.UUID]]:
         key = tp.st.field_for(tp.st.scope_key) if tp.st.scope_key else None
         if key is None:
             continue
-        roots: set[uuid.UUID] = set()
+        values = set()  # distinct first: a push's records share a few roots
         written = [u for u in tp.upserts if u not in tp.noop] + list(tp.deletes)
         for uid in written:
             for source in (tp.upserts.get(uid), tp.existing.get(uid)):
                 value = (source or {}).get(key)
                 if value:
-                    roots.add(uuid.UUID(str(value)))
-        if roots:
-            touched[name] = roots
+                    values.add(str(value))
+        if values:
+            touched[name] = {uuid.UUID(v) for v in values}
     return touched
 
 
@@ -199,10 +201,9 @@ def parse(registry: Registry, changes: Any, max_records: int) -> Plan:
         for rec in records:
             _parse_record(plan, tp, rec)
         for rid in deletes:
-            uid = _uuid(rid)
-            if uid is None or rid != str(uid):
-                plan.reject(name, rid, {"id": ["Not a valid UUID." if uid is None else CANONICAL]},
-                            {"id": rid}, "delete")
+            uid, why = _canonical_uuid(rid)
+            if uid is None:
+                plan.reject(name, rid, {"id": [why]}, {"id": rid}, "delete")
             else:
                 tp.deletes.add(uid)
     return plan
@@ -215,15 +216,20 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
+def _canonical_uuid(value: Any) -> tuple[uuid.UUID | None, str | None]:
+    """The UUID of a canonical id, else (None, why). The server answers in canonical form:
+    an id sent otherwise would give the phone a twin."""
+    if isinstance(value, str) and _CANONICAL_RE.fullmatch(value):
+        return uuid.UUID(value), None
+    return None, ("Not a valid UUID." if _uuid(value) is None else CANONICAL)
+
+
 def _parse_record(plan: Plan, tp: TablePlan, rec: Any) -> None:
     st = tp.st
     rid = rec.get("id") if isinstance(rec, dict) else None
-    uid = _uuid(rid)
+    uid, why = _canonical_uuid(rid)
     if uid is None:
-        plan.reject(st.name, rid, {"id": ["Not a valid UUID."]}, rec, "upsert")
-        return
-    if rid != str(uid):  # the server answers in canonical form: the phone would get a twin
-        plan.reject(st.name, rid, {"id": [CANONICAL]}, rec, "upsert")
+        plan.reject(st.name, rid, {"id": [why]}, rec, "upsert")
         return
     if uid in tp.records:
         plan.reject(st.name, rid, {"id": ["Sent twice in one push."]}, rec, "upsert")

@@ -78,9 +78,13 @@ class SyncTable:
     # Bytes of a row's JSON as this process last sent them (a guess until then): an estimate
     # that sizes page cuts so that few fetched rows are dropped by the exact byte bound.
     row_bytes: float = field(init=False, default=400.0)
+    _by_column: dict[str, str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.codec = Codec(self.fields)
+        self._by_column = {}
+        for f in self.fields:  # the first field stored in each column
+            self._by_column.setdefault(f.db, f.name)
 
     def xid(self) -> ColumnElement[Any]:
         return self.change_xid(self.table) if self.change_xid else self.table.c.change_xid
@@ -104,7 +108,7 @@ class SyncTable:
 
     def field_for(self, column: str) -> str | None:
         """The (first) raw field stored in database column `column`, or None."""
-        return next((f.name for f in self.fields if f.db == column), None)
+        return self._by_column.get(column)
 
     def where_scope(self, actor: Actor) -> ColumnElement[bool]:
         return self.scope(actor, self.table) if self.scope else sa.true()

@@ -10,17 +10,18 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from monitor_api.checklists.models import ChecklistQuestion
 from monitor_api.findings.models import Finding, Recommendation, RecommendationReview
 from monitor_api.histories import metrics
 from monitor_api.visits.models import AccessIncident, Answer, RoomInspection
+from sync.binds import UuidArray
 
 # Every statement takes the chunk's ids as one array parameter (`= any(:ids)`): built once,
 # its cache key and its plan do not grow with the number of ids.
-IDS = sa.bindparam("ids", type_=ARRAY(sa.Uuid))
+IDS = sa.bindparam("ids", type_=UuidArray())
 
 
 def among(column: Any) -> Any:
@@ -54,8 +55,8 @@ def _questions() -> Any:
         sa.cast(q.c.standard_refs, sa.Text), q.c.compliance, q.c.answer_type,
         sa.cast(q.c.options, sa.Text)).where(
         q.c.compliance.is_not(None),
-        sa.or_(q.c.template_id == sa.any_(sa.bindparam("templates", type_=ARRAY(sa.Uuid))),
-               q.c.id == sa.any_(sa.bindparam("answered", type_=ARRAY(sa.Uuid)))))
+        sa.or_(q.c.template_id == sa.any_(sa.bindparam("templates", type_=UuidArray())),
+               q.c.id == sa.any_(sa.bindparam("answered", type_=UuidArray()))))
 
 
 _QUESTIONS = _questions()

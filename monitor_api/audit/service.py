@@ -136,6 +136,11 @@ def chain_hash(prev_hash: str, row: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical(row)).encode()).hexdigest()
 
 
+_HEAD_AND_IDS = text(
+    "select (select hash from audit_log order by id desc limit 1), array(select"
+    " nextval(pg_get_serial_sequence('audit_log', 'id')) from generate_series(1, :n))")
+
+
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
     pending = session.info.pop("audit_always", []) + session.info.pop("audit_pending", [])
@@ -143,11 +148,13 @@ def _write_pending(session: Session) -> None:
         return
     session.flush()
     session.execute(text("select pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
-    prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+    # After the lock (its own statement: this one's snapshot must see the last entry the
+    # previous holder committed), the chain's head and the entries' ids in one round trip.
+    prev, ids = session.execute(_HEAD_AND_IDS, {"n": len(pending)}).one()
     prev = prev or GENESIS
-    for item in pending:
+    for item, entry_id in zip(pending, ids, strict=True):
         row = dict(item)
-        row["id"] = session.scalar(text("select nextval(pg_get_serial_sequence('audit_log','id'))"))
+        row["id"] = entry_id
         row["prev_hash"] = prev
         row["hash"] = chain_hash(prev, row)
         session.add(AuditEntry(**row))

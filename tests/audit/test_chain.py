@@ -146,3 +146,39 @@ def test_database_refuses_changes_to_the_log(db: Session, quick_user: Any,
         with db.begin_nested():
             db.execute(text(statement))
     assert db.scalar(text("select count(*) from audit_log")) == before
+
+
+def test_concurrent_commits_keep_one_chain(database_url: str) -> None:
+    """Eight sessions committing audited work at once, one to three events each: the lock
+    orders them, every event gets its own id in its commit's order, and the chain verifies."""
+    from concurrent.futures import ThreadPoolExecutor
+    from itertools import pairwise
+
+    from monitor_api.audit.service import record
+    from monitor_api.db import make_engine
+    from tests.conftest import own_database
+
+    with own_database(database_url, "audit") as url:
+        engine = make_engine(url)
+        try:
+            def commit(n: int) -> None:
+                for round_ in range(5):
+                    with Session(engine) as s:
+                        for k in range(1 + (n + round_) % 3):
+                            record(s, "test.concurrent", details={"n": n, "r": round_, "k": k})
+                        s.commit()
+
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(commit, range(8)))
+            with Session(engine) as s:
+                result = verify_chain(s)
+                events = list(s.execute(select(AuditEntry.id, AuditEntry.details).where(
+                    AuditEntry.action == "test.concurrent").order_by(AuditEntry.id)))
+            assert result.ok, result
+            assert len(events) == sum(1 + (n + r) % 3 for n in range(8) for r in range(5))
+            # Within one commit the events keep the order they were recorded in.
+            for (_, a), (_, b) in pairwise(events):
+                if (a["n"], a["r"]) == (b["n"], b["r"]):
+                    assert b["k"] == a["k"] + 1
+        finally:
+            engine.dispose()

@@ -24,7 +24,7 @@ adapters.register_dumper(_Uuids, ListBinaryDumper)
 
 
 class UuidArray(sa.types.TypeDecorator[list[Any]]):
-    """uuid[] whose bound values go binary; elements may be UUIDs or their strings."""
+    """uuid[] whose bound values go binary; elements may be UUIDs, their strings or None."""
 
     impl = ARRAY(sa.Uuid())
     cache_ok = True
@@ -33,7 +33,8 @@ class UuidArray(sa.types.TypeDecorator[list[Any]]):
         def process(value: Iterable[Any] | None) -> _Uuids | None:
             if value is None:
                 return None
-            return _Uuids(v if type(v) is uuid.UUID else uuid.UUID(str(v)) for v in value)
+            return _Uuids(v if v is None or type(v) is uuid.UUID else uuid.UUID(str(v))
+                          for v in value)
 
         return process
 

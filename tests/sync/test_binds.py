@@ -21,6 +21,7 @@ def test_ids_match_as_uuids_or_strings(db: Session) -> None:
     query = sa.select(rows.c.id).where(rows.c.id == sa.any_(ids_param("ids", [a, str(c)])))
     assert set(db.scalars(query)) == {a, c}
     assert db.scalar(sa.select(sa.func.cardinality(ids_param("none", [])))) == 0
+    assert db.scalar(sa.select(sa.func.array_position(ids_param("n", [a, None]), None))) == 2
     as_text = db.scalar(sa.select(sa.cast(ids_param("t", [b]), ARRAY(sa.Text()))))
     assert as_text == [str(b)]
     assert db.scalar(sa.select(sa.literal(None, UuidArray()).is_(None)))

@@ -6,7 +6,6 @@ as JSON text, locations as lat/lng. Server-set fields are stripped before these 
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -47,7 +46,7 @@ from monitor_api.visits.models import (
     VISIT_TYPES,
 )
 from schemas.common import StrictSchema
-from sync.values import parse_json_text
+from sync.values import CANONICAL_UUID, parse_json_text
 
 MAX_MS = 2**53 - 1
 MIME_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic")
@@ -57,7 +56,7 @@ class UuidText(fields.String):
     """A UUID in its canonical (lowercase, hyphenated) form."""
 
     # Text this pattern matches deserializes to itself (schemas/fast.py skips the parse).
-    fast_accept = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+    fast_accept = CANONICAL_UUID
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kw: Any) -> str:
         text = super()._deserialize(value, attr, data, **kw)

@@ -9,7 +9,6 @@ record the server cannot take is rejected alone into the quarantine.
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,12 +21,11 @@ from sync.apply import apply_plan, supersede_quarantined
 from sync.quarantine import quarantine_rejects
 from sync.registry import Actor, Registry, SyncTable
 from sync.store import horizon, idempotency
-from sync.values import problem, storable
+from sync.values import CANONICAL_UUID, problem, storable
 
 BOOKKEEPING = ("_status", "_changed")
 CANONICAL = "Send ids as lowercase canonical UUIDs (8-4-4-4-12 hex digits)."
 KINDS = ("created", "updated", "deleted")
-_CANONICAL_RE = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class SyncError(Exception):
@@ -219,7 +217,7 @@ def _uuid(value: Any) -> uuid.UUID | None:
 def _canonical_uuid(value: Any) -> tuple[uuid.UUID | None, str | None]:
     """The UUID of a canonical id, else (None, why). The server answers in canonical form:
     an id sent otherwise would give the phone a twin."""
-    if isinstance(value, str) and _CANONICAL_RE.fullmatch(value):
+    if isinstance(value, str) and CANONICAL_UUID.match(value):
         return uuid.UUID(value), None
     return None, ("Not a valid UUID." if _uuid(value) is None else CANONICAL)
 

@@ -17,6 +17,9 @@ from typing import Any
 # Structured values (JSON text columns, quarantined records) nest at most this deep.
 MAX_DEPTH = 32
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# A UUID in its canonical form (lowercase, 8-4-4-4-12): the only form ids are accepted in, as
+# the server answers in it (an id sent otherwise would give the phone a twin).
+CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
 def problem(value: Any) -> str | None:

@@ -98,6 +98,7 @@ def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[st
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     n_new = n_upd = 0
     made_by = None if origin is None else str(origin)  # JSON-ready: no default= per value
+    columns: dict[tuple[str, ...], tuple[str, ...]] = {}  # keys as they come -> sorted
     for uid, clean in tp.upserts.items():
         ignored = tp.ignored.get(uid)
         if uid in tp.noop:
@@ -109,7 +110,7 @@ def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[st
         values = st.codec.to_db(clean)
         values["id"] = clean["id"]
         if uid in tp.existing:
-            updates[tuple(sorted(values))].append(values)
+            updates[_columns(columns, values)].append(values)
             before = tp.existing[uid]
             history.append(_revision(actor, st.name, clean["id"], "update", before,
                                      {**before, **clean}, source, ignored))
@@ -118,7 +119,7 @@ def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[st
             values.update(tp.server_values.get(uid, {}))
             if st.origin_column is not None and made_by is not None:
                 values[st.origin_column] = made_by
-            inserts[tuple(sorted(values))].append(values)
+            inserts[_columns(columns, values)].append(values)
             history.append(_revision(actor, st.name, clean["id"], "create", None, clean,
                                      source, ignored))
             n_new += 1
@@ -126,6 +127,17 @@ def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[st
         for cols, rows in group.items():
             writes.append((_bulk(session, st.table, cols, insert), _json(rows)))
     return {"created": n_new, "updated": n_upd, "deleted": 0}
+
+
+def _columns(known: dict[tuple[str, ...], tuple[str, ...]], values: dict[str, Any]
+             ) -> tuple[str, ...]:
+    """The row's columns in sorted order (one statement per set of columns); rows of one
+    push mostly share their key order, so each order is sorted once."""
+    keys = tuple(values)
+    cols = known.get(keys)
+    if cols is None:
+        cols = known[keys] = tuple(sorted(keys))
+    return cols
 
 
 def _bulk(session: Session, table: sa.Table, cols: tuple[str, ...], insert: bool) -> str:

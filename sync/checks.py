@@ -107,9 +107,9 @@ def validate(plan: Plan) -> None:
         for uid, known in list(tp.records.items()):
             exists = uid in tp.existing
             names = tp.edits.get(uid) if exists else None
-            data = known if names is None else {k: v for k, v in known.items() if k in names}
-            sid = str(uid)
-            data = {**data, "id": sid}
+            data = ({**known} if names is None else
+                    {k: v for k, v in known.items() if k in names})
+            sid = data["id"] = tp.originals[uid]["id"]  # canonical: str(uid) as sent
             if st.validate is None:
                 clean, errors = data, None
             else:

@@ -23,7 +23,6 @@ from sync.registry import Actor, Registry, SyncTable
 from sync.store import horizon, idempotency
 from sync.values import CANONICAL_UUID, problem, storable
 
-BOOKKEEPING = ("_status", "_changed")
 CANONICAL = "Send ids as lowercase canonical UUIDs (8-4-4-4-12 hex digits)."
 KINDS = ("created", "updated", "deleted")
 
@@ -232,12 +231,10 @@ def _parse_record(plan: Plan, tp: TablePlan, rec: Any) -> None:
     if uid in tp.records:
         plan.reject(st.name, rid, {"id": ["Sent twice in one push."]}, rec, "upsert")
         return
-    known: dict[str, Any] = {}
-    unknown: dict[str, Any] = {}
-    for k, v in rec.items():
-        if k in BOOKKEEPING or k in st.server_set or k == "id":
-            continue
-        (known if k in st.codec.by_name else unknown)[k] = v
+    pushable = st.pushable
+    known = {k: v for k, v in rec.items() if k in pushable}
+    unknown = (None if rec.keys() <= st.expected else
+               {k: v for k, v in rec.items() if k not in st.expected})
     errors = {k: [why] for k, v in known.items() if (why := problem(v))}
     if errors:
         plan.reject(st.name, rid, errors, rec, "upsert")

@@ -36,6 +36,10 @@ Validator = Callable[[Mapping[str, Any], bool],
 OnInsert = Callable[[Session, Actor, dict[str, Any]], "dict[str, Any] | str"]
 
 
+# WatermelonDB's own keys on a pushed record (read by the push, never stored as columns).
+BOOKKEEPING = ("_status", "_changed")
+
+
 @dataclass
 class SyncTable:
     """One synced table."""
@@ -75,6 +79,10 @@ class SyncTable:
     # `install`); a pull reads it instead of building it.
     stored_json: bool = False
     codec: Codec = field(init=False)
+    # The raw fields a push may write: the codec's, less the id and the server-set ones;
+    # and every key a pushed record may carry without being reported as ignored.
+    pushable: frozenset[str] = field(init=False, repr=False)
+    expected: frozenset[str] = field(init=False, repr=False)
     # Bytes of a row's JSON as this process last sent them (a guess until then): an estimate
     # that sizes page cuts so that few fetched rows are dropped by the exact byte bound.
     row_bytes: float = field(init=False, default=400.0)
@@ -82,6 +90,8 @@ class SyncTable:
 
     def __post_init__(self) -> None:
         self.codec = Codec(self.fields)
+        self.pushable = frozenset(self.codec.by_name) - self.server_set - {"id"}
+        self.expected = self.pushable | self.server_set | {"id", *BOOKKEEPING}
         self._by_column = {}
         for f in self.fields:  # the first field stored in each column
             self._by_column.setdefault(f.db, f.name)

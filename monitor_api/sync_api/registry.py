@@ -72,17 +72,23 @@ def validator(table: str) -> Any:
     on create, current value on update), any other becomes null."""
     schema = RAW_SCHEMAS[table]()
     fields = schema.fields
+    strings = frozenset(name for name, f in fields.items() if isinstance(f, String))
+    # Unset, these are left out; any other field of the schema becomes null.
+    left_out = frozenset(name for name, f in fields.items()
+                         if f.required or f.load_default not in (None, missing))
     fast = compile_loader(schema)  # accepts only what schema.load accepts, as it loads it
 
     def validate(raw: Any, partial: bool) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        data = {}
-        for name, value in raw.items():
-            f = fields.get(name)
-            if f is not None and (value is None or (value == "" and isinstance(f, String))):
-                if f.required or f.load_default not in (None, missing):
-                    continue
-                value = None
-            data[name] = value
+        data = raw
+        values = raw.values()
+        if None in values or "" in values:  # most records have no unset value: no copy
+            data = {}
+            for name, value in raw.items():
+                if name in fields and (value is None or (value == "" and name in strings)):
+                    if name in left_out:
+                        continue
+                    value = None
+                data[name] = value
         clean = fast(data, partial)
         if clean is not None:
             return clean, None

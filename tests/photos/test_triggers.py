@@ -1,0 +1,91 @@
+"""The photos table's triggers (migration 0013): one 'captured' custody entry per new photo
+however many a statement inserts, and the upload join's answer with and without uploads."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from monitor_api.accounts.models import Team, TeamMember, User
+from monitor_api.facilities.models import Facility
+from monitor_api.visits.models import Visit
+
+
+def _visit(db: Any) -> tuple[Any, Any]:
+    user = User(username=f"t-{uuid.uuid4().hex[:8]}", display_name="t", role="monitor",
+                password_hash="!")
+    db.add(user)
+    db.flush()
+    team = Team(name=f"t-{uuid.uuid4().hex[:8]}", lead_id=user.id)
+    db.add(team)
+    db.flush()
+    db.add(TeamMember(team_id=team.id, user_id=user.id))
+    fac = Facility(code=f"T-{uuid.uuid4().hex[:6]}", name="IVS", facility_type="police_custody",
+                   authority="ministry_of_interior", region="TJ-DU")
+    db.add(fac)
+    db.flush()
+    visit = Visit(facility_id=fac.id, team_id=team.id, status="in_progress")
+    db.add(visit)
+    db.flush()
+    return user, visit
+
+
+def _insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """One INSERT of many rows (as a push writes them)."""
+    conn.execute(sa.text(
+        "insert into photos (id, visit_id, sha256, byte_size, captured_at) select r.id,"
+        " r.visit_id, r.sha256, r.byte_size, r.captured_at from jsonb_to_recordset("
+        "cast(:rows as jsonb)) as r(id uuid, visit_id uuid, sha256 text, byte_size bigint,"
+        " captured_at timestamptz)"), {"rows": json.dumps(rows)})
+
+
+def test_one_captured_entry_per_photo_of_a_statement(db: Any, connection: Connection) -> None:
+    _, visit = _visit(db)
+    rows = [{"id": str(uuid.uuid4()), "visit_id": str(visit.id), "sha256": "AB" * 32,
+             "byte_size": 10 + i, "captured_at": "2026-11-30T10:00:00+00:00" if i else None}
+            for i in range(5)]
+    _insert(connection, rows)
+    got = connection.execute(sa.text(
+        "select photo_id::text, event, sha256, details, occurred_at = now() as at_now,"
+        " occurred_at from photo_custody where photo_id = any(cast(:ids as uuid[]))"
+        " order by id"), {"ids": [r["id"] for r in rows]}).mappings().all()
+    assert [g["photo_id"] for g in got] == [r["id"] for r in rows]  # one each, in order
+    for g, r in zip(got, rows, strict=True):
+        assert g["event"] == "captured" and g["sha256"] == "ab" * 32
+        assert g["details"] == {"source": "photo record", "byte_size": r["byte_size"],
+                                "visit_id": r["visit_id"]}
+        assert g["at_now"] == (r["captured_at"] is None)  # no capture time: the insert's
+    assert got[1]["occurred_at"].isoformat() == "2026-11-30T10:00:00+00:00"
+
+
+def test_upload_join_with_and_without_uploads(db: Any, connection: Connection) -> None:
+    user, visit = _visit(db)
+    sha = "cd" * 32
+    lone, joined, outsider = (str(uuid.uuid4()) for _ in range(3))
+    stranger = User(username=f"s-{uuid.uuid4().hex[:8]}", display_name="s", role="monitor",
+                    password_hash="!")
+    db.add(stranger)
+    db.flush()
+    for pid, who in ((joined, user.id), (outsider, stranger.id)):
+        connection.execute(sa.text(
+            "insert into uploads (id, photo_id, declared_sha256, length, \"offset\", state,"
+            " staging, meta, user_id, deduplicated, expires_at) values (gen_random_uuid(), :p, :s,"
+            " 10, 10, 'processing', '{}', '{}', :u, false, now() + interval '1 day')"),
+            {"p": pid, "s": sha, "u": who})
+    _insert(connection, [{"id": p, "visit_id": str(visit.id), "sha256": sha, "byte_size": 10,
+                          "captured_at": None} for p in (lone, joined, outsider)])
+    status = dict(connection.execute(sa.text(
+        "select id::text, upload_status from photos where id = any(cast(:ids as uuid[]))"),
+        {"ids": [lone, joined, outsider]}).all())
+    # No upload: pending (the fast path); the team member's upload being verified:
+    # processing; an outsider's upload never joins the record.
+    assert status == {lone: "pending", joined: "processing", outsider: "pending"}
+    same = connection.execute(sa.text(
+        "select bool_and(upload_status = coalesce(photo_upload_status(id, sha256, visit_id),"
+        " 'pending')) from photos where id = any(cast(:ids as uuid[]))"),
+        {"ids": [lone, joined, outsider]}).scalar()
+    assert same  # the trigger and the function agree on every row

@@ -10,20 +10,20 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from monitor_api.accounts.models import Team, TeamMember, User
+from monitor_api.accounts.models import User
 from monitor_api.facilities.models import Facility
 from monitor_api.visits.models import Visit
 
 
-def _visit(db: Any) -> tuple[Any, Any]:
+def _user(db: Any) -> Any:
     user = User(username=f"t-{uuid.uuid4().hex[:8]}", display_name="t", role="monitor",
-                password_hash="!")
+                password_hash="!")  # a user who never logs in
     db.add(user)
     db.flush()
-    team = Team(name=f"t-{uuid.uuid4().hex[:8]}", lead_id=user.id)
-    db.add(team)
-    db.flush()
-    db.add(TeamMember(team_id=team.id, user_id=user.id))
+    return user
+
+
+def _visit(db: Any, team: Any) -> Any:
     fac = Facility(code=f"T-{uuid.uuid4().hex[:6]}", name="IVS", facility_type="police_custody",
                    authority="ministry_of_interior", region="TJ-DU")
     db.add(fac)
@@ -31,7 +31,7 @@ def _visit(db: Any) -> tuple[Any, Any]:
     visit = Visit(facility_id=fac.id, team_id=team.id, status="in_progress")
     db.add(visit)
     db.flush()
-    return user, visit
+    return visit
 
 
 def _insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -43,8 +43,9 @@ def _insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
         " captured_at timestamptz)"), {"rows": json.dumps(rows)})
 
 
-def test_one_captured_entry_per_photo_of_a_statement(db: Any, connection: Connection) -> None:
-    _, visit = _visit(db)
+def test_one_captured_entry_per_photo_of_a_statement(db: Any, connection: Connection,
+                                                      make_team: Any) -> None:
+    visit = _visit(db, make_team(_user(db)))
     rows = [{"id": str(uuid.uuid4()), "visit_id": str(visit.id), "sha256": "AB" * 32,
              "byte_size": 10 + i, "captured_at": "2026-11-30T10:00:00+00:00" if i else None}
             for i in range(5)]
@@ -62,14 +63,12 @@ def test_one_captured_entry_per_photo_of_a_statement(db: Any, connection: Connec
     assert got[1]["occurred_at"].isoformat() == "2026-11-30T10:00:00+00:00"
 
 
-def test_upload_join_with_and_without_uploads(db: Any, connection: Connection) -> None:
-    user, visit = _visit(db)
+def test_upload_join_with_and_without_uploads(db: Any, connection: Connection,
+                                               make_team: Any) -> None:
+    user, stranger = _user(db), _user(db)
+    visit = _visit(db, make_team(user))
     sha = "cd" * 32
     lone, joined, outsider = (str(uuid.uuid4()) for _ in range(3))
-    stranger = User(username=f"s-{uuid.uuid4().hex[:8]}", display_name="s", role="monitor",
-                    password_hash="!")
-    db.add(stranger)
-    db.flush()
     for pid, who in ((joined, user.id), (outsider, stranger.id)):
         connection.execute(sa.text(
             "insert into uploads (id, photo_id, declared_sha256, length, \"offset\", state,"

@@ -1,10 +1,13 @@
 """The photos table's triggers (migration 0013): one 'captured' custody entry per new photo
-however many a statement inserts, and the upload join's answer with and without uploads."""
+however many a statement inserts, and the upload join's answer with and without uploads;
+`photo_upload_status` in PL/pgSQL (migration 0014) answers as the SQL function did."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -88,3 +91,66 @@ def test_upload_join_with_and_without_uploads(db: Any, connection: Connection,
         " 'pending')) from photos where id = any(cast(:ids as uuid[]))"),
         {"ids": [lone, joined, outsider]}).scalar()
     assert same  # the trigger and the function agree on every row
+
+
+def _uploads_of(connection: Connection, photo: str, sha: str, who: Any,
+                uploads: list[tuple[str, str | None]]) -> None:
+    for state, actual in uploads:
+        connection.execute(sa.text(
+            "insert into uploads (id, photo_id, declared_sha256, length, \"offset\", state,"
+            " staging, meta, user_id, deduplicated, expires_at, actual_sha256) values"
+            " (gen_random_uuid(), :p, :s, 10, 10, :st, '{}', '{}', :u, false,"
+            " now() + interval '1 day', :a)"), {"p": photo, "s": sha, "u": who, "st": state,
+                                                 "a": actual})
+
+
+def test_status_function_is_plpgsql_and_answers_as_the_sql_one(
+        db: Any, connection: Connection, make_team: Any) -> None:
+    path = Path(__file__).resolve().parents[2] / "migrations/versions/0014_upload_status_plpgsql.py"
+    spec = importlib.util.spec_from_file_location("m0014", path)
+    assert spec is not None and spec.loader is not None
+    m0014 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m0014)
+    # The replaced SQL-language function, same body, beside the live one for this transaction.
+    connection.execute(sa.text(
+        "create function pg_temp.status_sql(p_id uuid, p_sha text, p_visit uuid) returns text"
+        f" language sql stable as $${m0014.QUERY}$$"))
+    assert connection.execute(sa.text(
+        "select l.lanname from pg_proc p join pg_language l on l.oid = p.prolang"
+        " where p.proname = 'photo_upload_status'")).scalar() == "plpgsql"
+    user, stranger = _user(db), _user(db)
+    admin = _user(db)
+    admin.role = "admin"
+    db.flush()
+    visit = _visit(db, make_team(user))
+    good, bad, other = "a1" * 32, "b2" * 32, "c3" * 32
+    for sha, status in ((good, "ok"), (bad, "rejected")):
+        connection.execute(sa.text(
+            "insert into blobs (sha256, byte_size, storage_key, status, exif) values"
+            " (:s, 10, :k, :st, '{}') on conflict do nothing"), {"s": sha, "k": sha, "st": status})
+    cases: dict[str, tuple[str, Any, list[tuple[str, str | None]]]] = {
+        "none": (good, user.id, []),
+        "open only": (good, user.id, [("open", None)]),
+        "processing": (good, user.id, [("processing", None)]),
+        "verified": (good, user.id, [("processing", None), ("complete", good)]),
+        "rejected": (bad, user.id, [("complete", bad)]),
+        "mismatch": (good, user.id, [("complete", other)]),
+        "upper-case record hash": (good.upper(), user.id, [("complete", good)]),
+        "outsider": (good, stranger.id, [("complete", good)]),
+        "admin": (good, admin.id, [("complete", good)]),
+    }
+    photos = {name: str(uuid.uuid4()) for name in cases}
+    for name, (sha, who, uploads) in cases.items():
+        _uploads_of(connection, photos[name], sha, who, uploads)
+    _insert(connection, [{"id": photos[n], "visit_id": str(visit.id), "sha256": cases[n][0],
+                          "byte_size": 10, "captured_at": None} for n in cases])
+    got = {name: connection.execute(sa.text(
+        "select photo_upload_status(id, sha256, visit_id), pg_temp.status_sql(id, sha256,"
+        " visit_id), upload_status from photos where id = :i"), {"i": pid}).one()
+        for name, pid in photos.items()}
+    assert {n: g[0] for n, g in got.items()} == {
+        "none": None, "open only": None, "processing": "processing", "verified": "verified",
+        "rejected": "rejected", "mismatch": "hash_mismatch", "upper-case record hash": "verified",
+        "outsider": None, "admin": "verified"}
+    assert all(g[0] == g[1] for g in got.values())  # the same answer as the SQL function
+    assert all(g[2] == (g[0] or "pending") for g in got.values())  # and the trigger's

@@ -48,4 +48,9 @@ def post_worker_init(worker: object) -> None:
     page allocates its rows, that happened every few pages at ~100 ms each."""
     import gc
 
+    from monitor_api.photos.memory import tune_for_request_bodies
+
     gc.freeze()
+    # Request bodies of a few MiB (photos, gzip pushes, pull pages) reuse the allocator's
+    # memory instead of fresh pages for every request (photos/memory.py).
+    tune_for_request_bodies()

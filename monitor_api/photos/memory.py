@@ -10,6 +10,9 @@ dynamic mmap threshold has risen, and per-thread arenas multiply that. The alloc
 (on first use) to mmap every block of 1 MiB or more, so freeing one returns it to the system,
 to create at most two arenas, and is trimmed after each big decode. Elsewhere (musl, macOS)
 these are no-ops.
+
+Request-serving processes want the opposite for the few-MiB buffers every uploaded photo
+passes through: `tune_for_request_bodies` (called by gunicorn_conf) keeps those in the arenas.
 """
 
 from __future__ import annotations

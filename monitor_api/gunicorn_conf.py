@@ -51,6 +51,6 @@ def post_worker_init(worker: object) -> None:
     from monitor_api.photos.memory import tune_for_request_bodies
 
     gc.freeze()
-    # Request bodies of a few MiB (photos, gzip pushes, pull pages) reuse the allocator's
-    # memory instead of fresh pages for every request (photos/memory.py).
+    # Buffers of a few MiB (an uploaded photo's body) reuse the allocator's memory instead of
+    # fresh pages for every request (photos/memory.py).
     tune_for_request_bodies()

@@ -41,7 +41,7 @@ QUERY = """
 
 
 def upgrade() -> None:
-    # The language of a function cannot change in place when its signature stays: replace it.
+    # Same signature and return type: CREATE OR REPLACE may change the language in place.
     op.execute(f"""
         create or replace function photo_upload_status(p_id uuid, p_sha text, p_visit uuid)
         returns text language plpgsql stable as $$

@@ -10,7 +10,9 @@ boto3 `upload_fileobj`, and prints throughput, the ratio and the server's peak R
 (sampled every 20 ms) per phase: it must not grow with file size. The tus client sends the
 bytes with the POST (creation-with-upload, as phones should); the photos are also sent as
 an empty POST plus PATCH (200 other photos) for comparison, and boto3 sends its 200 photos
-before and after the tus phases (the ratios take its faster run). CPU seconds of the client,
+before and after the tus phases (the ratios take its faster run). Before them, 16 small photos
+are uploaded untimed (both kinds, 4 at once) so that no phase pays a cold worker's first
+requests; its boto3 client is warm too. CPU seconds of the client,
 moto, gunicorn and the bench database's PostgreSQL backends are printed per phase.
 `--server-log FILE` keeps the server's INFO log (request durations). Verification runs in the
 job worker (`monitor-api worker`, 2 threads), started once the uploads are in: the
@@ -422,11 +424,20 @@ def main() -> int:
             plain_pairs = list(zip(insert_photos(db_url, visit_id, plain), plain, strict=True))
             big_id = insert_photos(db_url, visit_id, [big])[0]
             pairs = list(zip(photo_ids, photos, strict=True))
+            warm: list[bytes] = []  # untimed uploads before the photo phases
             # The big file first, on fresh workers: its peak shows what streaming 200 MB costs.
             if "big" in phases:
                 run("tus big file", lambda x: tus_upload(base, token, x[0], x[1]),
                     [(big_id, big)], 1)
             if "photos" in phases:
+                # Untimed: every server thread has served both kinds of upload (a cold
+                # worker's first requests compile statements, as boto3's client is warm too).
+                warm += [unique(small_jpeg()) for _ in range(16)]
+                warm_pairs = list(zip(insert_photos(db_url, visit_id, warm), warm, strict=True))
+                with ThreadPoolExecutor(args.workers) as pool:
+                    list(pool.map(lambda x: tus_upload(base, token, x[1][0], x[1][1],
+                                                       with_upload=x[0] % 2 == 0),
+                                  enumerate(warm_pairs)))
                 # boto3 before and after the tus phases (the store fills up as they run); the
                 # ratios take the faster of the two.
                 run("boto3 photos first", lambda x: s3.upload_fileobj(
@@ -460,8 +471,8 @@ def main() -> int:
             start_worker()
             wait_processed(db_url)
             secs = time.monotonic() - start
-            done = 2 * len(photos) * ("photos" in phases) + ("big" in phases)
-            mib = (sum(map(len, photos + plain)) * ("photos" in phases)
+            done = (2 * len(photos) + len(warm)) * ("photos" in phases) + ("big" in phases)
+            mib = (sum(map(len, photos + plain + warm)) * ("photos" in phases)
                    + len(big) * ("big" in phases)) / MiB
             print(f"processing (job worker, 2 threads): {done} uploads, {mib:.0f} MiB in "
                   f"{secs:.1f}s: {done / secs:.1f} photos/s, {mib / secs:.1f} MiB/s")

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import current_app, g, request
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from monitor_api.accounts.models import DISABLED_REASON, AuthSession, Device, TeamMember, User
@@ -89,7 +89,7 @@ def authenticate(session: Session, token: str | None = None) -> Principal:
     settings = current_app.config["SETTINGS"]
     if token.startswith(DEVICE_PREFIX):
         return _device_principal(session, token, now)
-    auth = session.scalar(select(AuthSession).where(AuthSession.token_hash == hash_token(token)))
+    auth = session_of(session, hash_token(token))
     if auth is None or auth.ended_at is not None:
         raise _invalid("Unknown, malformed or ended token.")
     idle = timedelta(seconds=settings.session_idle_seconds)
@@ -107,12 +107,22 @@ def authenticate(session: Session, token: str | None = None) -> Principal:
     return Principal(user.id, user.role, user.username, session_id=auth.id)
 
 
+def session_of(session: Session, token_hash: str) -> AuthSession | None:
+    """The login session of a token's hash (ended or not)."""
+    return session.scalar(select(AuthSession).where(AuthSession.token_hash == token_hash))
+
+
+def device_of(session: Session, token_hash: str) -> Row[tuple[Device, User | None]] | None:
+    """The device of a token's hash and its user, in one round trip."""
+    return session.execute(select(Device, User).outerjoin(User, User.id == Device.user_id)
+                           .where(Device.token_hash == token_hash)).first()
+
+
 def _device_principal(session: Session, token: str, now: datetime) -> Principal:
     """The principal of a device token, or a 401 naming why the phone is refused."""
     # One round trip for both, read fresh on every request: a revoke or disable committed
     # before this request began refuses it (no cache to outlive a revocation).
-    found = session.execute(select(Device, User).outerjoin(User, User.id == Device.user_id)
-                            .where(Device.token_hash == hash_token(token))).first()
+    found = device_of(session, hash_token(token))
     if found is None:
         raise _invalid("Unknown or malformed token.")
     device, user = found

@@ -48,9 +48,14 @@ def post_worker_init(worker: object) -> None:
     page allocates its rows, that happened every few pages at ~100 ms each."""
     import gc
 
+    from monitor_api import warmup
     from monitor_api.photos.memory import tune_for_request_bodies
 
+    warmup.configure()  # the mappers' objects are frozen with the rest
     gc.freeze()
     # Buffers of a few MiB (an uploaded photo's body) reuse the allocator's memory instead of
     # fresh pages for every request (photos/memory.py).
     tune_for_request_bodies()
+    # Connect, compile the token lookups and reach the blob store before the first request
+    # needs them (warmup.py); in the background, so a slow database never delays serving.
+    warmup.start(getattr(worker, "wsgi", None))

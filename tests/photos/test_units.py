@@ -101,3 +101,17 @@ def test_local_stage_whole_is_one_staged_file_the_sweep_sees(tmp_path: Path) -> 
     assert [item.upload_id for item in store.list_staged(later)] == ["u2"]
     store.stage_abort("u2", StagingState())
     assert not store.exists(key)
+
+
+def test_s3_bodies_are_sent_in_blocks_of_a_mebibyte_or_more() -> None:
+    from monitor_api.storage.s3 import SEND_BLOCK, _Body
+
+    data = bytes(range(256)) * (10 * 1024)  # 2.5 MiB
+    body = _Body(data)
+    blocks = list(iter(lambda: body.read(16384), b""))  # as urllib3 asks for them
+    assert [len(b) for b in blocks] == [SEND_BLOCK, SEND_BLOCK, len(data) - 2 * SEND_BLOCK]
+    assert b"".join(blocks) == data
+    body.seek(0)  # a retry rewinds, as botocore does
+    assert body.read() == data and body.tell() == len(data)
+    body.seek(5)
+    assert body.read(None) == data[5:]

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import current_app, g, request
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from monitor_api.accounts.models import DISABLED_REASON, AuthSession, Device, TeamMember, User
@@ -38,6 +38,9 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+_TEAM_IDS = select(TeamMember.team_id).where(TeamMember.user_id == bindparam("user_id"))
+
+
 @dataclass
 class Principal:
     """The authenticated caller."""
@@ -52,9 +55,7 @@ class Principal:
     def team_ids(self, session: Session) -> frozenset[uuid.UUID]:
         """Teams the caller belongs to (cached for the request)."""
         if self._team_ids is None:
-            rows = session.scalars(
-                select(TeamMember.team_id).where(TeamMember.user_id == self.user_id)
-            )
+            rows = session.scalars(_TEAM_IDS, {"user_id": self.user_id})
             self._team_ids = frozenset(rows)
         return self._team_ids
 
@@ -107,15 +108,20 @@ def authenticate(session: Session, token: str | None = None) -> Principal:
     return Principal(user.id, user.role, user.username, session_id=auth.id)
 
 
+# Every request runs one of these: built once, their cache keys are computed once too.
+_SESSION_OF = select(AuthSession).where(AuthSession.token_hash == bindparam("token_hash"))
+_DEVICE_OF = (select(Device, User).outerjoin(User, User.id == Device.user_id)
+              .where(Device.token_hash == bindparam("token_hash")))
+
+
 def session_of(session: Session, token_hash: str) -> AuthSession | None:
     """The login session of a token's hash (ended or not)."""
-    return session.scalar(select(AuthSession).where(AuthSession.token_hash == token_hash))
+    return session.scalar(_SESSION_OF, {"token_hash": token_hash})
 
 
 def device_of(session: Session, token_hash: str) -> Row[tuple[Device, User | None]] | None:
     """The device of a token's hash and its user, in one round trip."""
-    return session.execute(select(Device, User).outerjoin(User, User.id == Device.user_id)
-                           .where(Device.token_hash == token_hash)).first()
+    return session.execute(_DEVICE_OF, {"token_hash": token_hash}).first()
 
 
 def _device_principal(session: Session, token: str, now: datetime) -> Principal:

@@ -455,7 +455,8 @@ def main() -> int:
                     ("tus photos POST+PATCH", lambda x: tus_upload(
                         base, token, x[0], x[1], with_upload=False), plain_pairs)]
                 for r in range(ROUNDS):
-                    for name, fn, items in clients[r % 3:] + clients[:r % 3]:
+                    turn = r % len(clients)
+                    for name, fn, items in clients[turn:] + clients[:turn]:
                         run(name, fn, items[r::ROUNDS], args.workers)
             if "big" in phases:
                 run("boto3 big file", lambda x: s3.upload_fileobj(

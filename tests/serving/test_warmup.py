@@ -8,8 +8,9 @@ from dataclasses import replace
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import event
 
-from monitor_api import warmup
+from monitor_api import auth, warmup
 from monitor_api.app import create_app
 from monitor_api.config import Settings
 
@@ -48,7 +49,6 @@ def test_the_worker_connects_compiles_and_reaches_the_store(settings: Settings) 
     assert store.calls == 1
     # The first request's token lookup is a compiled-cache hit, not a compilation.
     seen: list[Any] = []
-    from sqlalchemy import event
 
     def spy(conn: Any, clauseelement: Any, multiparams: Any, params: Any, options: Any,
             result: Any) -> None:
@@ -56,8 +56,6 @@ def test_the_worker_connects_compiles_and_reaches_the_store(settings: Settings) 
 
     event.listen(engine, "after_execute", spy)
     try:
-        from monitor_api import auth
-
         with app.extensions["db_sessionmaker"]() as session:
             auth.device_of(session, "0" * 64)
             auth.session_of(session, "0" * 64)

@@ -314,8 +314,11 @@ class World:
             return list(c.execute(text(sql), params).mappings())
 
     def cleanup(self) -> None:
-        users, photos = self.ids["users"], self.ids["photos"]
+        users, visits = self.ids["users"], self.ids["visits"]
         with self.engine.begin() as c:
+            # with the photo records phones synced into this world's visits
+            photos = [*self.ids["photos"], *c.execute(text(
+                "select id from photos where visit_id = any(:v)"), {"v": visits}).scalars()]
             shas = [r[0] for r in c.execute(text(
                 "select coalesce(actual_sha256, declared_sha256) from uploads "
                 "where user_id = any(:u)"), {"u": users})]
@@ -324,7 +327,18 @@ class World:
                       {"p": photos, "u": users})
             c.execute(text("delete from uploads where user_id = any(:u)"), {"u": users})
             c.execute(text("delete from blobs where sha256 = any(:s)"), {"s": shas})
-            for table in ("photos", "visits", "facilities"):
+            c.execute(text("delete from photos where id = any(:i)"), {"i": photos})
+            # What phones synced into this world's visits, children first.
+            synced = ("findings", "room_inspections", "interviews")
+            for table in synced:
+                c.execute(text(f"delete from sync_revisions where record_id in "
+                               f"(select id from {table} where visit_id = any(:v))"),
+                          {"v": visits})
+            for table in (*synced, "visit_indicators"):
+                c.execute(text(f"delete from {table} where visit_id = any(:v)"), {"v": visits})
+            c.execute(text("delete from sync_quarantine where user_id = any(:u)"), {"u": users})
+            c.execute(text("delete from sync_tombstones where user_id = any(:u)"), {"u": users})
+            for table in ("visits", "facilities"):
                 c.execute(text(f"delete from {table} where id = any(:i)"),
                           {"i": self.ids[table]})
             c.execute(text("delete from sync_revisions where record_id = any(:i)"),

@@ -1,0 +1,86 @@
+"""The phone-side libraries the protocol is built for, against a live server on S3 with its
+job worker: WatermelonDB's own `synchronize()` on two phones and tus-js-client for the photo
+bytes (tests/clients/watermelon_sync.cjs, Node.js; installed by scripts/clients.sh).
+
+The script checks what each phone holds after every step and fails on any warning or error
+WatermelonDB logs (it logs what it takes for server bugs); this test then checks what the
+server kept: rows, revisions, the quarantine, the push-only interview and the photos."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.photos.conftest import ROOT, Server, World
+from tests.photos.images import jpeg
+
+CLIENTS = ROOT / "tests" / "clients"
+
+
+def run_script(env: dict[str, str]) -> dict[str, Any]:
+    node = shutil.which("node")
+    if node is None or not (CLIENTS / "node_modules" / "@nozbe" / "watermelondb").is_dir():
+        pytest.fail("Node.js and tests/clients/node_modules are needed: bash scripts/clients.sh")
+    with subprocess.Popen([node, str(CLIENTS / "watermelon_sync.cjs")], cwd=CLIENTS,
+                          env={**os.environ, **env}, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=240)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
+            pytest.fail(f"the phones' script hung:\n{stderr[-4000:]}\n{stdout[-2000:]}")
+    assert proc.returncode == 0, f"{stderr[-4000:]}\n{stdout[-2000:]}"
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_watermelondb_and_tus_js_client_phones(live: Server, world: World,
+                                               tmp_path: Path) -> None:
+    first, second = world.user("monitor"), world.user("monitor")
+    team = world.team(first, second)
+    facility = world.facility()
+    visit = world.visit(team, facility)
+    _, token_a = world.device(first)
+    _, token_b = world.device(second)
+    files = []
+    # the second is sent in 256 KiB chunks and aborted after the first: over 1 MiB
+    for i, pad in enumerate((0, 1_200_000)):
+        path = tmp_path / f"cell-{i}.jpg"
+        path.write_bytes(jpeg(1600, 1200, pad=pad))
+        files.append(path)
+
+    out = run_script({"BASE": live.url, "TOKEN_A": token_a, "TOKEN_B": token_b,
+                      "VISIT_ID": str(visit.id), "FACILITY_ID": str(facility.id),
+                      "PHOTO_FILES": ":".join(map(str, files))})
+
+    ids = out["ids"]
+    assert out["diagnostics"] == []
+    assert out["sameB"]["conflicts"] == 1  # a real 409, then pull, merge, push
+    finding = world.rows("select title, description, severity, standard_refs::text as refs "
+                         "from findings where id = :i", i=ids["finding"])[0]
+    assert dict(finding) == {"title": "Title by B", "description": "Measured twice; 2.1 m² each.",
+                             "severity": "critical_urgent",
+                             "refs": '[{"instrument":"cpt","rule":"space"}]'}
+    # Every accepted change kept what it replaced: created, two merges, A's and B's titles.
+    assert world.scalar("select count(*) from sync_revisions where record_id = :i",
+                        i=ids["finding"]) == 5
+    # The refused record is quarantined once, though WatermelonDB sent it on every sync.
+    assert world.scalar("select count(*) from sync_quarantine where record_id = :i "
+                        "and status = 'pending'", i=ids["bad"]) == 1
+    assert world.scalar("select count(*) from interviews where id = :i",
+                        i=ids["interview"]) == 1
+    assert world.scalar("select count(*) from room_inspections where id = :i",
+                        i=ids["mistake"]) == 0
+    photos = world.rows("select p.upload_status, b.byte_size = p.byte_size as same_size "
+                        "from photos p join blobs b on b.sha256 = lower(p.sha256) "
+                        "where p.id = any(cast(:i as uuid[]))", i=ids["photos"])
+    assert [dict(p) for p in photos] == [{"upload_status": "verified", "same_size": True}] * 2
+    # The resumed upload kept its URL and the bytes sent before the abort.
+    assert out["urls"][0] != out["urls"][1]

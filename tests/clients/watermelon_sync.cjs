@@ -122,7 +122,7 @@ function syncFns(token, stats, afterPull) {
 async function sync(db, token, afterPull) {
   const stats = { pulls: 0, pushes: 0, conflicts: 0, rejected: [] }
   const fns = syncFns(token, stats, afterPull)
-  for (let attempt = 0; attempt < 10; attempt += 1) {
+  for (let attempt = 0; attempt < 1000; attempt += 1) {
     try {
       await synchronize({ database: db, ...fns, migrationsEnabledAtVersion: 1 })
     } catch (error) {

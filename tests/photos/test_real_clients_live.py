@@ -41,11 +41,18 @@ def run_script(env: dict[str, str]) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def test_watermelondb_and_tus_js_client_phones(live: Server, world: World,
-                                               tmp_path: Path) -> None:
+@pytest.mark.parametrize("page_records", [None, 5], ids=["pages-default", "pages-of-5"])
+def test_watermelondb_and_tus_js_client_phones(live: Server, new_server: Any, world: World,
+                                               tmp_path: Path, page_records: int | None
+                                               ) -> None:
+    """With pages of 5 records every pull is cut (`has_more`): the app calls synchronize()
+    again at once, as WatermelonDB's documentation has it, until the server says no more."""
+    server = live if page_records is None else new_server(SYNC_PAGE_RECORDS=str(page_records))
     first, second = world.user("monitor"), world.user("monitor")
     team = world.team(first, second)
     facility = world.facility()
+    for _ in range(12):  # more than two pages of 5 for a first sync, each its own commit
+        world.facility()
     visit = world.visit(team, facility)
     _, token_a = world.device(first)
     _, token_b = world.device(second)
@@ -56,12 +63,14 @@ def test_watermelondb_and_tus_js_client_phones(live: Server, world: World,
         path.write_bytes(jpeg(1600, 1200, pad=pad))
         files.append(path)
 
-    out = run_script({"BASE": live.url, "TOKEN_A": token_a, "TOKEN_B": token_b,
+    out = run_script({"BASE": server.url, "TOKEN_A": token_a, "TOKEN_B": token_b,
                       "VISIT_ID": str(visit.id), "FACILITY_ID": str(facility.id),
                       "PHOTO_FILES": ":".join(map(str, files))})
 
     ids = out["ids"]
     assert out["diagnostics"] == []
+    if page_records is not None:  # the first sync took several pages
+        assert out["first"]["pulls"] > 1
     assert out["sameB"]["conflicts"] == 1  # a real 409, then pull, merge, push
     finding = world.rows("select title, description, severity, standard_refs::text as refs "
                          "from findings where id = :i", i=ids["finding"])[0]

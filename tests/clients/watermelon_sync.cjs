@@ -85,7 +85,7 @@ function makeDatabase(schema, name) {
 
 // The fetch calls of WatermelonDB's sync documentation (Sync > Backend), plus the token, the
 // rejected ids of the push's answer and a retry of 409 by pulling again (as the docs say).
-function syncFns(token, stats, afterPull) {
+function syncFns(token, stats, { afterPull, loseResponse }) {
   const auth = { Authorization: `Bearer ${token}` }
   return {
     pullChanges: async ({ lastPulledAt, schemaVersion, migration }) => {
@@ -110,6 +110,11 @@ function syncFns(token, stats, afterPull) {
       }
       stats.pushes += 1
       const answer = await response.json()
+      if (loseResponse && stats.pushes === 1) {  // the server applied it; we never hear so
+        const error = new Error('the push response was lost')
+        error.lost = true
+        throw error
+      }
       stats.rejected = answer.rejected || []
       return { experimentalRejectedIds: answer.experimentalRejectedIds }
     },
@@ -117,17 +122,22 @@ function syncFns(token, stats, afterPull) {
 }
 
 // One sync as an app runs it: again at once while the server says has_more, and once more
-// after a 409 (someone changed what we pushed since our pull: pull, merge, push again).
+// after a 409 (someone changed what we pushed since our pull: pull, merge, push again) or a
+// push whose answer never came (`loseResponse`: the link dropped after the server applied it).
 // `afterPull`: something to run between the first pull and its push (another phone's sync).
-async function sync(db, token, afterPull) {
-  const stats = { pulls: 0, pushes: 0, conflicts: 0, rejected: [] }
-  const fns = syncFns(token, stats, afterPull)
+async function sync(db, token, { afterPull, loseResponse } = {}) {
+  const stats = { pulls: 0, pushes: 0, conflicts: 0, lost: 0, rejected: [] }
+  const fns = syncFns(token, stats, { afterPull, loseResponse })
   for (let attempt = 0; attempt < 1000; attempt += 1) {
     try {
       await synchronize({ database: db, ...fns, migrationsEnabledAtVersion: 1 })
     } catch (error) {
       if (error.status === 409 && stats.conflicts < 3) {
         stats.conflicts += 1
+        continue
+      }
+      if (error.lost && stats.lost < 1) {
+        stats.lost += 1
         continue
       }
       throw error
@@ -290,7 +300,8 @@ async function main() {
   //    column is in _changed) and B pushes it with the new cursor.
   await update(a, 'findings', finding, { title: 'Title by A' })
   await update(b, 'findings', finding, { title: 'Title by B' })
-  out.sameB = await sync(b, tokenB, async () => { out.sameA = await sync(a, tokenA) })
+  const aFirst = async () => { out.sameA = await sync(a, tokenA) }
+  out.sameB = await sync(b, tokenB, { afterPull: aFirst })
   assert.equal(out.sameB.conflicts, 1)
   out.sameA2 = await sync(a, tokenA)
   assert.equal((await one(a, 'findings', finding)).title, 'Title by B')
@@ -311,14 +322,30 @@ async function main() {
   assert.equal((await a.get('room_inspections').query(Q.where('id', mistake)).fetch()).length,
     0)
 
-  // 8. Nothing else changed: WatermelonDB pushes the rejected record again (it does on every
+  // 8. A records a room and edits the finding, and the push's answer is lost: the next sync
+  //    pulls A's own records back (as `updated`), pushes the same values again, and the
+  //    server applies nothing twice (no conflict, no second revision).
+  const late = await create(a, 'room_inspections', {
+    visit_id: visitId, label: 'Cell 15', room_kind: 'cell', floor_area_m2: 9, occupants: 4,
+  })
+  await update(a, 'findings', finding, { sources_count: 3 })
+  out.lost = await sync(a, tokenA, { loseResponse: true })
+  assert.equal(out.lost.lost, 1)
+  assert.equal(out.lost.conflicts, 0)
+  assert.equal((await one(a, 'room_inspections', late))._status, 'synced')
+  assert.equal((await one(a, 'findings', finding))._status, 'synced')
+  out.lostB = await sync(b, tokenB)
+  assert.equal((await one(b, 'room_inspections', late)).label, 'Cell 15')
+  assert.equal((await one(b, 'findings', finding)).sources_count, 3)
+
+  // 9. Nothing else changed: WatermelonDB pushes the rejected record again (it does on every
   //    sync until the app fixes or drops it); the server refuses it again, nothing moves.
   const before = await all(a, 'findings')
   out.idle = await sync(a, tokenA)
   assert.deepEqual(out.idle.rejected.map((r) => r.id), [bad])
   assert.deepEqual(await all(a, 'findings'), before)
 
-  out.ids = { room, finding, photos, interview, bad, mistake }
+  out.ids = { room, finding, photos, interview, bad, mistake, late }
   out.diagnostics = diagnostics
   process.stdout.write(JSON.stringify(out) + '\n')
   if (diagnostics.length) {

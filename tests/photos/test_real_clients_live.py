@@ -72,14 +72,19 @@ def test_watermelondb_and_tus_js_client_phones(live: Server, new_server: Any, wo
     if page_records is not None:  # the first sync took several pages
         assert out["first"]["pulls"] > 1
     assert out["sameB"]["conflicts"] == 1  # a real 409, then pull, merge, push
-    finding = world.rows("select title, description, severity, standard_refs::text as refs "
+    finding = world.rows("select title, description, severity, sources_count as sources, "
+                         "standard_refs::text as refs "
                          "from findings where id = :i", i=ids["finding"])[0]
     assert dict(finding) == {"title": "Title by B", "description": "Measured twice; 2.1 m² each.",
-                             "severity": "critical_urgent",
+                             "severity": "critical_urgent", "sources": 3,
                              "refs": '[{"instrument":"cpt","rule":"space"}]'}
-    # Every accepted change kept what it replaced: created, two merges, A's and B's titles.
+    # Every accepted change kept what it replaced: created, two merges, A's and B's titles,
+    # the sources count whose answer was lost - once, though it was pushed twice.
     assert world.scalar("select count(*) from sync_revisions where record_id = :i",
-                        i=ids["finding"]) == 5
+                        i=ids["finding"]) == 6
+    assert out["lost"]["pushes"] == 2
+    assert world.scalar("select count(*) from sync_revisions where record_id = :i",
+                        i=ids["late"]) == 1
     # The refused record is quarantined once, though WatermelonDB sent it on every sync.
     assert world.scalar("select count(*) from sync_quarantine where record_id = :i "
                         "and status = 'pending'", i=ids["bad"]) == 1

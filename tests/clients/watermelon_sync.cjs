@@ -20,7 +20,7 @@ const fs = require('node:fs')
 const tus = require('tus-js-client')
 const { Database, Model, Q, appSchema, tableSchema } = require('@nozbe/watermelondb')
 const LokiJSAdapter = require('@nozbe/watermelondb/adapters/lokijs').default
-const { schemaMigrations } = require('@nozbe/watermelondb/Schema/migrations')
+const { addColumns, schemaMigrations } = require('@nozbe/watermelondb/Schema/migrations')
 const { synchronize } = require('@nozbe/watermelondb/sync')
 const { setGenerator } = require('@nozbe/watermelondb/utils/common/randomId')
 const { logger } = require('@nozbe/watermelondb/utils/common')
@@ -46,7 +46,19 @@ for (const level of ['warn', 'error']) {
   }
 }
 
-async function fetchSchema() {
+// Version 2 is the server's record shapes; version 1 is an older app without
+// findings.is_systemic, which it gains by a migration (SYNC_PROTOCOL.md: `migration`).
+const ADDED = { table: 'findings', column: 'is_systemic' }
+const MIGRATIONS = schemaMigrations({
+  migrations: [{
+    toVersion: 2,
+    steps: [addColumns({
+      table: ADDED.table, columns: [{ name: ADDED.column, type: 'boolean', isOptional: true }],
+    })],
+  }],
+})
+
+async function fetchSchemas() {
   const res = await fetch(`${BASE}/api/openapi.json`)
   assert.equal(res.status, 200)
   const doc = await res.json()
@@ -65,22 +77,31 @@ async function fetchSchema() {
     const columns = Object.entries(schemas[record].properties)
       .filter(([column]) => column !== 'id')
       .map(([column, prop]) => ({ name: column, type: type(prop), isOptional: true }))
-    tables.push(tableSchema({ name, columns }))
+    tables.push({ name, columns })
   }
-  return appSchema({ version: 1, tables })
+  const older = tables.map(({ name, columns }) => tableSchema({
+    name, columns: columns.filter((c) => name !== ADDED.table || c.name !== ADDED.column),
+  }))
+  return {
+    v1: appSchema({ version: 1, tables: older }),
+    v2: appSchema({ version: 2, tables: tables.map(tableSchema) }),
+  }
 }
 
+const modelsOf = (schema) => Object.keys(schema.tables).map((table) => {
+  const cls = class extends Model {}
+  cls.table = table
+  return cls
+})
+
 function makeDatabase(schema, name) {
-  const modelClasses = Object.keys(schema.tables).map((table) => {
-    const cls = class extends Model {}
-    cls.table = table
-    return cls
-  })
+  // an app's migrations go up to its schema's version
+  const migrations = schema.version === 2 ? MIGRATIONS : schemaMigrations({ migrations: [] })
   const adapter = new LokiJSAdapter({
-    schema, migrations: schemaMigrations({ migrations: [] }), dbName: name, useWebWorker: false,
+    schema, migrations, dbName: name, useWebWorker: false,
     useIncrementalIndexedDB: true, // Node has no IndexedDB: LokiJS keeps it in memory
   })
-  return new Database({ adapter, modelClasses })
+  return new Database({ adapter, modelClasses: modelsOf(schema) })
 }
 
 // The fetch calls of WatermelonDB's sync documentation (Sync > Backend), plus the token, the
@@ -96,6 +117,7 @@ function syncFns(token, stats, { afterPull, loseResponse }) {
       const { changes, timestamp, ...rest } = await response.json()
       stats.pulls += 1
       stats.hasMore = rest.has_more
+      if (migration) stats.migrations.push(migration)
       if (afterPull && stats.pulls === 1) await afterPull()
       return { changes, timestamp, ...rest }
     },
@@ -126,7 +148,7 @@ function syncFns(token, stats, { afterPull, loseResponse }) {
 // push whose answer never came (`loseResponse`: the link dropped after the server applied it).
 // `afterPull`: something to run between the first pull and its push (another phone's sync).
 async function sync(db, token, { afterPull, loseResponse } = {}) {
-  const stats = { pulls: 0, pushes: 0, conflicts: 0, lost: 0, rejected: [] }
+  const stats = { pulls: 0, pushes: 0, conflicts: 0, lost: 0, rejected: [], migrations: [] }
   const fns = syncFns(token, stats, { afterPull, loseResponse })
   for (let attempt = 0; attempt < 1000; attempt += 1) {
     try {
@@ -193,9 +215,9 @@ function tusUpload(token, file, photoId, { abortAfter, ...options }) {
 }
 
 async function main() {
-  const schema = await fetchSchema()
-  const a = makeDatabase(schema, 'phone-a')
-  const b = makeDatabase(schema, 'phone-b')
+  const schemas = await fetchSchemas()
+  const a = makeDatabase(schemas.v2, 'phone-a') // the current app
+  let b = makeDatabase(schemas.v1, 'phone-b') // an older app, upgraded at step 10
   const tokenA = env('TOKEN_A')
   const tokenB = env('TOKEN_B')
   const visitId = env('VISIT_ID')
@@ -216,7 +238,7 @@ async function main() {
   const finding = await create(a, 'findings', {
     visit_id: visitId, room_inspection_id: room, theme: 'material_conditions',
     severity: 'serious', title: 'Six men in 12.5 m²', description: 'Measured with a laser.',
-    standard_refs: '[{"instrument":"cpt","rule":"space"}]', sources_count: 2,
+    standard_refs: '[{"instrument":"cpt","rule":"space"}]', sources_count: 2, is_systemic: true,
   })
   const files = env('PHOTO_FILES').split(':').map((path) => {
     const data = fs.readFileSync(path)
@@ -344,6 +366,21 @@ async function main() {
   out.idle = await sync(a, tokenA)
   assert.deepEqual(out.idle.rejected.map((r) => r.id), [bad])
   assert.deepEqual(await all(a, 'findings'), before)
+
+  // 10. B's app is updated: schema 2 adds findings.is_systemic. WatermelonDB migrates the
+  //     local database and its next pull asks for that column (`migration`); the server
+  //     sends the findings whole, so B learns a value set before it had the column.
+  assert.equal((await one(b, 'findings', finding)).is_systemic, undefined)
+  // (the same LokiJS data reopened with the new schema, as WatermelonDB's own tests do it)
+  const upgraded = await b.adapter.underlyingAdapter.testClone({
+    schema: schemas.v2, migrations: MIGRATIONS,
+  })
+  b = new Database({ adapter: upgraded, modelClasses: modelsOf(schemas.v2) })
+  out.migrated = await sync(b, tokenB)
+  assert.deepEqual(out.migrated.migrations, [{ from: 1, tables: [],
+    columns: [{ table: ADDED.table, columns: [ADDED.column] }] }])
+  assert.equal((await one(b, 'findings', finding)).is_systemic, true)
+  assert.equal((await one(b, 'findings', finding)).title, 'Title by B')
 
   out.ids = { room, finding, photos, interview, bad, mistake, late }
   out.diagnostics = diagnostics

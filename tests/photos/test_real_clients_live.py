@@ -41,12 +41,14 @@ def run_script(env: dict[str, str]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("page_records", [None, 5], ids=["pages-default", "pages-of-5"])
-def test_watermelondb_and_tus_js_client_phones(live: Server, new_server: Any, world: World,
-                                               tmp_path: Path, page_records: int | None
-                                               ) -> None:
-    """With pages of 5 records every pull is cut (`has_more`): the app calls synchronize()
-    again at once, as WatermelonDB's documentation has it, until the server says no more."""
-    server = live if page_records is None else new_server(SYNC_PAGE_RECORDS=str(page_records))
+def test_watermelondb_and_tus_js_client_phones(new_server: Any, world: World, tmp_path: Path,
+                                               page_records: int | None) -> None:
+    """The server takes schema versions 1 and 2: phone A runs the current app (2), phone B
+    an older one (1) until its update to 2 migrates its database and its sync. With pages of
+    5 records every pull is cut (`has_more`): the app calls synchronize() again at once, as
+    WatermelonDB's documentation has it, until the server says no more."""
+    paged = {} if page_records is None else {"SYNC_PAGE_RECORDS": str(page_records)}
+    server: Server = new_server(SYNC_SCHEMA_MAX="2", **paged)
     first, second = world.user("monitor"), world.user("monitor")
     team = world.team(first, second)
     facility = world.facility()
@@ -71,11 +73,12 @@ def test_watermelondb_and_tus_js_client_phones(live: Server, new_server: Any, wo
     if page_records is not None:  # the first sync took several pages
         assert out["first"]["pulls"] > 1
     assert out["sameB"]["conflicts"] == 1  # a real 409, then pull, merge, push
+    assert out["migrated"]["migrations"]  # B's first pull after its update asked for them
     finding = world.rows("select title, description, severity, sources_count as sources, "
-                         "standard_refs::text as refs "
+                         "is_systemic, standard_refs::text as refs "
                          "from findings where id = :i", i=ids["finding"])[0]
     assert dict(finding) == {"title": "Title by B", "description": "Measured twice; 2.1 m² each.",
-                             "severity": "critical_urgent", "sources": 3,
+                             "severity": "critical_urgent", "sources": 3, "is_systemic": True,
                              "refs": '[{"instrument":"cpt","rule":"space"}]'}
     # Every accepted change kept what it replaced: created, two merges, A's and B's titles,
     # the sources count whose answer was lost - once, though it was pushed twice.

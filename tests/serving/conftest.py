@@ -67,7 +67,9 @@ def served(serve_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     tmp = tmp_path_factory.mktemp("served")
     env = {**os.environ, "DATABASE_URL": serve_db_url, "HOST": "127.0.0.1", "PORT": str(port),
            "BLOB_DIR": str(tmp / "blobs"), "MONITOR_STATE_DIR": str(tmp / "state"),
-           "LOG_LEVEL": "WARNING", "METRICS_TOKEN": METRICS_TOKEN, "JOB_STALLED_SECONDS": "4"}
+           "LOG_LEVEL": "WARNING", "METRICS_TOKEN": METRICS_TOKEN, "JOB_STALLED_SECONDS": "4",
+           # phones of an older and a newer app (tests/serving/test_real_clients_nginx_live.py)
+           "SYNC_SCHEMA_MAX": "2"}
     log = tmp / "serve.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(["bash", "scripts/serve.sh"], cwd=ROOT, env=env, stdout=out,

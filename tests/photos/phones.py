@@ -1,0 +1,54 @@
+"""Two phones on the real phone-side libraries: runs tests/clients/watermelon_sync.cjs
+(WatermelonDB's synchronize() and tus-js-client, under Node.js; installed by
+scripts/clients.sh) against a server and returns what it printed (see that script)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.photos.images import jpeg
+
+CLIENTS = Path(__file__).resolve().parents[1] / "clients"
+
+
+def photo_files(folder: Path) -> list[Path]:
+    """Two JPEGs; the second, sent in 256 KiB chunks and aborted after the first, is over
+    1 MiB."""
+    files = []
+    for i, pad in enumerate((0, 1_200_000)):
+        path = folder / f"cell-{i}.jpg"
+        path.write_bytes(jpeg(1600, 1200, pad=pad))
+        files.append(path)
+    return files
+
+
+def run_phones(base: str, *, token_a: str, token_b: str, visit_id: Any, facility_id: Any,
+               files: list[Path]) -> dict[str, Any]:
+    """Run the script; any failed check of its own, or a hang, fails the test."""
+    node = shutil.which("node")
+    if node is None or not (CLIENTS / "node_modules" / "@nozbe" / "watermelondb").is_dir():
+        pytest.fail("Node.js and tests/clients/node_modules are needed: bash scripts/clients.sh")
+    env = {**os.environ, "BASE": base, "TOKEN_A": token_a, "TOKEN_B": token_b,
+           "VISIT_ID": str(visit_id), "FACILITY_ID": str(facility_id),
+           "PHOTO_FILES": ":".join(map(str, files))}
+    with subprocess.Popen([node, str(CLIENTS / "watermelon_sync.cjs")], cwd=CLIENTS, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=240)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
+            pytest.fail(f"the phones' script hung:\n{stderr[-4000:]}\n{stdout[-2000:]}")
+    assert proc.returncode == 0, f"{stderr[-4000:]}\n{stdout[-2000:]}"
+    out = dict(json.loads(stdout.strip().splitlines()[-1]))
+    assert out["diagnostics"] == []  # nothing WatermelonDB takes for a server bug
+    assert out["sameB"]["conflicts"] == 1  # a real 409, then pull, merge, push
+    assert out["migrated"]["migrations"]  # B's first pull after its update asked for them
+    return out

@@ -7,6 +7,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import event
 
@@ -36,6 +37,7 @@ def test_a_stand_in_worker_is_left_alone() -> None:
     assert warmup.start(None) is None
 
 
+@pytest.mark.usefixtures("engine")  # the migrated test database (also when run alone)
 def test_the_worker_connects_compiles_and_reaches_the_store(settings: Settings) -> None:
     app = _fresh_app(settings)
     engine = app.extensions["db_engine"]

@@ -1,6 +1,6 @@
-"""Two phones on the real phone-side libraries: runs tests/clients/watermelon_sync.cjs
+"""Phones on the real phone-side libraries: runs the scripts of tests/clients
 (WatermelonDB's synchronize() and tus-js-client, under Node.js; installed by
-scripts/clients.sh) against a server and returns what it printed (see that script)."""
+scripts/clients.sh) against a server and returns what they printed (see the scripts)."""
 
 from __future__ import annotations
 
@@ -29,16 +29,13 @@ def photo_files(folder: Path) -> list[Path]:
     return files
 
 
-def run_phones(base: str, *, token_a: str, token_b: str, visit_id: Any, facility_id: Any,
-               files: list[Path]) -> dict[str, Any]:
-    """Run the script; any failed check of its own, or a hang, fails the test."""
+def run_script(script: str, env: dict[str, str]) -> dict[str, Any]:
+    """Run tests/clients/<script> with `env`; its last line of output, parsed. A failed check
+    of its own or a hang fails the test."""
     node = shutil.which("node")
     if node is None or not (CLIENTS / "node_modules" / "@nozbe" / "watermelondb").is_dir():
         pytest.fail("Node.js and tests/clients/node_modules are needed: bash scripts/clients.sh")
-    env = {**os.environ, "BASE": base, "TOKEN_A": token_a, "TOKEN_B": token_b,
-           "VISIT_ID": str(visit_id), "FACILITY_ID": str(facility_id),
-           "PHOTO_FILES": ":".join(map(str, files))}
-    with subprocess.Popen([node, str(CLIENTS / "watermelon_sync.cjs")], cwd=CLIENTS, env=env,
+    with subprocess.Popen([node, str(CLIENTS / script)], cwd=CLIENTS, env={**os.environ, **env},
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         try:
             stdout, stderr = proc.communicate(timeout=240)
@@ -49,6 +46,23 @@ def run_phones(base: str, *, token_a: str, token_b: str, visit_id: Any, facility
     assert proc.returncode == 0, f"{stderr[-4000:]}\n{stdout[-2000:]}"
     out = dict(json.loads(stdout.strip().splitlines()[-1]))
     assert out["diagnostics"] == []  # nothing WatermelonDB takes for a server bug
+    return out
+
+
+def run_phones(base: str, *, token_a: str, token_b: str, visit_id: Any, facility_id: Any,
+               files: list[Path]) -> dict[str, Any]:
+    """The field scenario of watermelon_sync.cjs (two phones, photos by tus-js-client)."""
+    out = run_script("watermelon_sync.cjs", {
+        "BASE": base, "TOKEN_A": token_a, "TOKEN_B": token_b, "VISIT_ID": str(visit_id),
+        "FACILITY_ID": str(facility_id), "PHOTO_FILES": ":".join(map(str, files))})
     assert out["sameB"]["conflicts"] == 1  # a real 409, then pull, merge, push
     assert out["migrated"]["migrations"]  # B's first pull after its update asked for them
     return out
+
+
+def run_random(base: str, *, tokens: list[str], visit_id: Any, seed: int,
+               steps: int) -> dict[str, Any]:
+    """watermelon_random.cjs: phones doing random field work converge (its JSON line)."""
+    return run_script("watermelon_random.cjs", {
+        "BASE": base, "TOKENS": ",".join(tokens), "VISIT_ID": str(visit_id),
+        "SEED": str(seed), "STEPS": str(steps)})

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.photos.conftest import Server, World
-from tests.photos.phones import photo_files, run_phones
+from tests.photos.phones import photo_files, run_phones, run_random
 
 
 @pytest.mark.parametrize("page_records", [None, 5], ids=["pages-default", "pages-of-5"])
@@ -71,3 +71,42 @@ def test_watermelondb_and_tus_js_client_phones(new_server: Any, world: World, tm
                          "order by created_at", i=ids["photos"])
     assert [(str(u["photo_id"]), u["state"], u["whole"], u["deduplicated"]) for u in uploads] \
         == [(pid, "complete", True, False) for pid in ids["photos"]]
+
+
+@pytest.mark.parametrize(("seed", "page_records"), [(1, None), (2, 5), (3, None)])
+def test_watermelondb_phones_doing_random_work_converge(new_server: Any, world: World,
+                                                        seed: int, page_records: int | None
+                                                        ) -> None:
+    """Three phones (two monitors, one of them with two phones) create, edit and delete rooms
+    and findings of one visit at random, each syncing when the dice say. Afterwards they hold
+    the same records as each other and as the server. With whole pulls nothing is refused;
+    with pages of 5, WatermelonDB pushes after each page, so an edit of a finding another
+    phone deleted may go up before the page with the delete: it is refused into the
+    quarantine, kept for review, and the phone drops the record with the next page."""
+    paged = {} if page_records is None else {"SYNC_PAGE_RECORDS": str(page_records)}
+    server: Server = new_server(SYNC_SCHEMA_MAX="2", **paged)
+    first, second = world.user("monitor"), world.user("monitor")
+    visit = world.visit(world.team(first, second))
+    tokens = [world.device(first)[1], world.device(second)[1], world.device(first)[1]]
+
+    out = run_random(server.url, tokens=tokens, visit_id=visit.id, seed=seed, steps=150)
+
+    assert out["counts"]["deleted"] > 0 and out["counts"]["edited"] > 20
+    if page_records is None:
+        assert out["refused"] == []
+    for record_id in out["refused"]:  # an edit of a deleted finding: kept, never applied
+        assert world.scalar("select count(*) from sync_quarantine where record_id = :i and "
+                            "status = 'pending'", settle=False, i=record_id) >= 1
+        assert record_id not in out["state"]["findings"]
+    rooms = {str(r["id"]): {"visit_id": str(r["visit_id"]), "label": r["label"],
+                            "room_kind": r["room_kind"], "occupants": r["occupants"],
+                            "floor_area_m2": r["floor_area_m2"]}
+             for r in world.rows("select * from room_inspections where visit_id = :v",
+                                 settle=False, v=visit.id)}
+    findings = {str(f["id"]): {
+        "visit_id": str(f["visit_id"]), "room_inspection_id": str(f["room_inspection_id"]),
+        "theme": f["theme"], "severity": f["severity"], "title": f["title"],
+        "description": f["description"], "sources_count": f["sources_count"]}
+        for f in world.rows("select * from findings where visit_id = :v", settle=False,
+                            v=visit.id)}
+    assert out["state"] == {"rooms": rooms, "findings": findings}

@@ -87,7 +87,7 @@ class LocalStore:
             for kind in ("created", "updated"):
                 for raw in group.get(kind, []):
                     exists = raw["id"] in local or raw["id"] in self.deleted.get(name, ())
-                    if exists == (kind == "created") and not replacement:
+                    if exists == (kind == "created"):
                         self.diagnostics.append(f"{kind} {name}#{raw['id']} "
                                                 f"{'exists' if exists else 'missing'} locally")
             for raw in group.get("created", []) + group.get("updated", []):

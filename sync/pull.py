@@ -96,10 +96,12 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
     h = horizon(session, snapshot)
     out: dict[str, Any] = {}
     lo, limit, full = req.cursor, req.limit, set(req.full)
+    replaced_from: int | None = None  # a replacement: what the device is taken to hold
     if lo is not None and (lo > h or lo < floor):
         # Not a cursor we issued (e.g. restored into a new cluster), or older than the
         # retention of deletes: an incremental answer would miss deletes; resend everything.
         out["experimentalStrategy"] = "replacement"
+        replaced_from = _replaced_from(lo, floor)
         lo, limit, seq = None, 0, None
         session.execute(sa.select(_CUSTOM))  # the whole dataset
     if seq is not None and lo is not None and lo <= seq.bound <= h:
@@ -133,7 +135,9 @@ def pull(session: Session, registry: Registry, actor: Actor, req: PullRequest) -
     pulled = [st for st in registry.tables if st.pull and (
         counts is None or counts[st.name] or (st.change_xid is not None and (
             not st.stamp_sources or any(counts[s] for s in st.stamp_sources))))]
-    labels = _labels(session, registry, actor, pulled, seq.origin, lo)
+    labels = (_labels(session, registry, actor, pulled, seq.origin, lo)
+              if replaced_from is None else
+              {st.name: st.is_new(replaced_from, actor.device_id) for st in pulled})
     hi, windowed = _windowed(session, actor, pulled, page, start, h, full, lo is None,
                              0 if fits else limit, req.max_bytes if limit else 0, registry,
                              labels)
@@ -232,6 +236,18 @@ def _windowed(session: Session, actor: Actor, pulled: list[SyncTable], page: Pag
     if cut is None:
         return hi, fetched
     return cut, [(name, [r for r in rows if r[0] < cut]) for name, rows in fetched]
+
+
+def _replaced_from(cursor: int, floor: int) -> int:
+    """The cursor that labels a replacement's records: `created` for those created at or
+    after it (and not by the device itself), `updated` for the rest, which the device holds
+    already. WatermelonDB applies a replacement's records either way, but logs every
+    `created` record it already has as a possible serious bug, and every `updated` one it
+    lacks: so the labels guess what the phone holds. A cursor older than the retention
+    (0 < cursor < floor) still says what the phone pulled. One of an older generation (a
+    restore: it stands for 0) or never issued (above the horizon) comes from a phone that
+    held what was restored: what was created since the floor (the restore) is new to it."""
+    return cursor if 0 < cursor < floor else floor
 
 
 def _labels(session: Session, registry: Registry, actor: Actor, pulled: list[SyncTable],

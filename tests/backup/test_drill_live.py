@@ -154,6 +154,10 @@ def test_restore_drill(drill_db: str, s3_server: dict[str, str], tmp_path: Path)
                 got = _ids(replaced, "photos")
                 assert {str(p) for p in photos} <= set(got) and str(late) not in got
                 assert all(got[str(p)]["upload_status"] == "verified" for p in photos)
+                # What the phone held before the restore comes as `updated`: WatermelonDB
+                # logs a `created` record it already has as a serious bug.
+                assert not {r["id"] for r in replaced["changes"]["photos"]["created"]} & {
+                    str(p) for p in photos}
             # Cursors issued after the restore are incremental again.
             assert "experimentalStrategy" not in _pull(server.url, token,
                                                        replaced["timestamp"])

@@ -103,27 +103,14 @@ function syncFns(token, stats, { afterPull, loseResponse }) {
       const response = await fetch(`${BASE}/api/v1/sync?${urlParams}`, { headers: auth })
       if (!response.ok) throw new Error(`pull ${response.status}: ${await response.text()}`)
       const { changes, timestamp, ...rest } = await response.json()
-      if (process.env.DEBUG) {
-        console.error(token.slice(-4), 'pull', lastPulledAt, '->', timestamp, JSON.stringify(
-          Object.fromEntries(Object.entries(changes).filter(([, c]) => c.deleted.length
-            || c.created.length || c.updated.length).map(([t, c]) => [t, {
-            c: c.created.map((r) => r.id.slice(0, 6)), u: c.updated.map((r) => r.id.slice(0, 6)),
-            d: c.deleted.map((id) => id.slice(0, 6)) }]))))
-      }
       stats.pulls += 1
       stats.hasMore = rest.has_more
       if (migration) stats.migrations.push(migration)
+      if (rest.experimentalStrategy) stats.strategies.push(rest.experimentalStrategy)
       if (afterPull && stats.pulls === 1) await afterPull()
       return { changes, timestamp, ...rest }
     },
     pushChanges: async ({ changes, lastPulledAt }) => {
-      if (process.env.DEBUG) {
-        console.error(token.slice(-4), 'push', lastPulledAt, JSON.stringify(
-          Object.fromEntries(Object.entries(changes).filter(([, c]) => c.deleted.length
-            || c.created.length || c.updated.length).map(([t, c]) => [t, {
-            c: c.created.map((r) => r.id.slice(0, 6)), u: c.updated.map((r) => r.id.slice(0, 6)),
-            d: c.deleted.map((id) => id.slice(0, 6)) }]))))
-      }
       const response = await fetch(`${BASE}/api/v1/sync?last_pulled_at=${lastPulledAt}`, {
         method: 'POST', headers: auth, body: JSON.stringify(changes),
       })
@@ -150,7 +137,9 @@ function syncFns(token, stats, { afterPull, loseResponse }) {
 // push whose answer never came (`loseResponse`: the link dropped after the server applied it).
 // `afterPull`: something to run between the first pull and its push (another phone's sync).
 async function sync(db, token, { afterPull, loseResponse } = {}) {
-  const stats = { pulls: 0, pushes: 0, conflicts: 0, lost: 0, rejected: [], migrations: [] }
+  const stats = {
+    pulls: 0, pushes: 0, conflicts: 0, lost: 0, rejected: [], migrations: [], strategies: [],
+  }
   const fns = syncFns(token, stats, { afterPull, loseResponse })
   for (let attempt = 0; attempt < 1000; attempt += 1) {
     try {

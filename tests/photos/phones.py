@@ -8,6 +8,8 @@ import json
 import os
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,20 +31,37 @@ def photo_files(folder: Path) -> list[Path]:
     return files
 
 
-def run_script(script: str, env: dict[str, str]) -> dict[str, Any]:
-    """Run tests/clients/<script> with `env`; its last line of output, parsed. A failed check
-    of its own or a hang fails the test."""
+def run_script(script: str, env: dict[str, str],
+               on_pause: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run tests/clients/<script> with `env`; its last line of output, parsed. A script that
+    prints `PAUSE <name>` waits for a line on its stdin: `on_pause(name)` runs first (the
+    test changes the server meanwhile). A failed check of its own or a hang fails the test."""
     node = shutil.which("node")
     if node is None or not (CLIENTS / "node_modules" / "@nozbe" / "watermelondb").is_dir():
         pytest.fail("Node.js and tests/clients/node_modules are needed: bash scripts/clients.sh")
     with subprocess.Popen([node, str(CLIENTS / script)], cwd=CLIENTS, env={**os.environ, **env},
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        head = []
+        if on_pause is not None:
+            deadline = time.monotonic() + 120
+            for line in proc.stdout:  # WatermelonDB's own log lines come first
+                head.append(line)
+                if line.startswith("PAUSE "):
+                    on_pause(line.split(" ", 1)[1].strip())
+                    proc.stdin.write("go\n")
+                    proc.stdin.flush()
+                    break
+                if time.monotonic() > deadline:
+                    break
         try:
             stdout, stderr = proc.communicate(timeout=240)
         except subprocess.TimeoutExpired:
             proc.kill()
             stdout, stderr = proc.communicate()
             pytest.fail(f"the phones' script hung:\n{stderr[-4000:]}\n{stdout[-2000:]}")
+    stdout = "".join(head) + stdout
     assert proc.returncode == 0, f"{stderr[-4000:]}\n{stdout[-2000:]}"
     out = dict(json.loads(stdout.strip().splitlines()[-1]))
     assert out["diagnostics"] == []  # nothing WatermelonDB takes for a server bug
@@ -66,3 +85,11 @@ def run_random(base: str, *, tokens: list[str], visit_id: Any, seed: int,
     return run_script("watermelon_random.cjs", {
         "BASE": base, "TOKENS": ",".join(tokens), "VISIT_ID": str(visit_id),
         "SEED": str(seed), "STEPS": str(steps)})
+
+
+def run_replacement(base: str, *, tokens: list[str], visit_id: Any,
+                    prune: Callable[[], None]) -> dict[str, Any]:
+    """watermelon_replacement.cjs; `prune` expires the sync retention when it pauses."""
+    return run_script("watermelon_replacement.cjs", {
+        "BASE": base, "TOKENS": ",".join(tokens), "VISIT_ID": str(visit_id)},
+        on_pause=lambda _name: prune())

@@ -8,13 +8,19 @@ server kept: rows, revisions, the quarantine, the push-only interview and the ph
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
+from monitor_api.db import make_engine
+from sync.retention import prune
+from tests.conftest import own_database
 from tests.photos.conftest import Server, World
-from tests.photos.phones import photo_files, run_phones, run_random
+from tests.photos.phones import photo_files, run_phones, run_random, run_replacement
 
 
 @pytest.mark.parametrize("page_records", [None, 5], ids=["pages-default", "pages-of-5"])
@@ -110,3 +116,37 @@ def test_watermelondb_phones_doing_random_work_converge(new_server: Any, world: 
         for f in world.rows("select * from findings where visit_id = :v", settle=False,
                             v=visit.id)}
     assert out["state"] == {"rooms": rooms, "findings": findings}
+
+
+def test_watermelondb_replacement_after_the_retention(new_server: Any, database_url: str
+                                                     ) -> None:
+    """A phone offline past the sync retention gets WatermelonDB's replacement strategy: the
+    finding deleted meanwhile leaves it, its offline work survives and is pushed, and the
+    records it holds come as `updated` (a `created` record it has would be logged by
+    WatermelonDB as a serious bug). On a database of its own: the retention is global."""
+    with own_database(database_url, "replace") as url:
+        engine = make_engine(url)
+        try:
+            world = World(engine)
+            first, second = world.user("monitor"), world.user("monitor")
+            visit = world.visit(world.team(first, second))
+            tokens = [world.device(first)[1], world.device(second)[1]]
+            server: Server = new_server(DATABASE_URL=url, SYNC_SCHEMA_MAX="2")
+
+            def expire() -> None:  # the delete is a year old; `prune-sync` as cron runs it
+                with Session(engine) as s:
+                    s.execute(sa.text("update sync_tombstones set deleted_at = "
+                                      "now() - interval '400 days'"))
+                    counts = prune(s, retention=timedelta(days=365),
+                                   idempotency_retention=timedelta(days=7))
+                    s.commit()
+                assert counts["tombstones"] == 1
+
+            out = run_replacement(server.url, tokens=tokens, visit_id=visit.id, prune=expire)
+            ids = out["ids"]
+            rows = world.rows("select id::text, description from findings where visit_id = :v",
+                              settle=False, v=visit.id)
+            assert {r["id"]: r["description"] for r in rows} == {
+                ids["kept"]: "Edited offline", ids["fresh"]: None}
+        finally:
+            engine.dispose()

@@ -43,7 +43,9 @@ def test_pruned_deletes_mean_the_full_dataset_for_older_cursors(
     # everything, as a replacement (the phone drops what it is not sent).
     body = world.pull(token, old).json()
     assert body.get("experimentalStrategy") == "replacement"
-    assert _ids(body, "findings", "created") == {kept["id"]}
+    # The phone's own finding, which it holds: `updated` (not a `created` it already has).
+    assert _ids(body, "findings", "updated") == {kept["id"]}
+    assert not _ids(body, "findings", "created")
     # A cursor after what was pruned stays incremental.
     body = world.pull(token, recent).json()
     assert "experimentalStrategy" not in body and not _ids(body, "findings", "created")

@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import subprocess
-import time
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,25 +43,25 @@ def run_script(script: str, env: dict[str, str],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True) as proc:
         assert proc.stdin is not None and proc.stdout is not None
+        watchdog = threading.Timer(240, proc.kill)  # a hang anywhere, before a pause or after
+        watchdog.start()
         head = []
-        if on_pause is not None:
-            deadline = time.monotonic() + 120
-            for line in proc.stdout:  # WatermelonDB's own log lines come first
-                head.append(line)
-                if line.startswith("PAUSE "):
-                    on_pause(line.split(" ", 1)[1].strip())
-                    proc.stdin.write("go\n")
-                    proc.stdin.flush()
-                    break
-                if time.monotonic() > deadline:
-                    break
         try:
-            stdout, stderr = proc.communicate(timeout=240)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            if on_pause is not None:
+                for line in proc.stdout:  # WatermelonDB's own log lines come first
+                    head.append(line)
+                    if line.startswith("PAUSE "):
+                        on_pause(line.split(" ", 1)[1].strip())
+                        proc.stdin.write("go\n")
+                        proc.stdin.flush()
+                        break
             stdout, stderr = proc.communicate()
-            pytest.fail(f"the phones' script hung:\n{stderr[-4000:]}\n{stdout[-2000:]}")
+        finally:
+            hung = not watchdog.is_alive()
+            watchdog.cancel()
     stdout = "".join(head) + stdout
+    if hung:
+        pytest.fail(f"the phones' script hung:\n{stderr[-4000:]}\n{stdout[-2000:]}")
     assert proc.returncode == 0, f"{stderr[-4000:]}\n{stdout[-2000:]}"
     out = dict(json.loads(stdout.strip().splitlines()[-1]))
     assert out["diagnostics"] == []  # nothing WatermelonDB takes for a server bug

@@ -17,6 +17,7 @@ from monitor_api import db, errors, inputs, jsonsafe, metrics
 from monitor_api import logging as json_logging
 from monitor_api.audit import service as audit
 from monitor_api.config import Settings
+from monitor_api.histories import due
 from schemas.common import ProblemSchema
 
 log = logging.getLogger("monitor_api.request")
@@ -74,6 +75,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     db.init_app(app, settings.database_url, settings.database_read_url)
     metrics.instrument_pool(app.extensions["db_engine"], "web")
+    # Indicators of the visits a request changed are recomputed after its commit, by this
+    # process's background thread (or by the first read that needs them): histories/due.py.
+    app.before_request(due.start(app.extensions["db_engine"]).ensure_started)
     _init_blob_store(app, settings)
     api = ProblemApi(app)
     _register_blueprints(app, api)

@@ -56,15 +56,20 @@ def cap_depth(doc: Any, max_depth: int = MAX_DEPTH) -> Any:
     stack: list[tuple[Any, int]] = [(doc, 1)]
     while stack:
         node, depth = stack.pop()
-        keys: Iterator[Any] = iter(range(len(node))) if isinstance(node, list) else iter(
-            list(node))
+        # The nested containers of a node, in one comprehension: a sync push is thousands
+        # of flat records, each looked at once here.
+        kids = [c for c in (node if isinstance(node, list) else node.values())
+                if isinstance(c, (list, dict)) and c.__class__ is not _TooDeep]
+        if not kids:
+            continue
+        if depth < max_depth:
+            stack.extend((c, depth + 1) for c in kids)
+            continue
+        keys: Iterator[Any] = iter(range(len(node)) if isinstance(node, list) else list(node))
         for key in keys:
             child = node[key]
-            if isinstance(child, (list, dict)) and not is_too_deep(child):
-                if depth >= max_depth:
-                    node[key] = TOO_DEEP
-                else:
-                    stack.append((child, depth + 1))
+            if isinstance(child, (list, dict)) and child.__class__ is not _TooDeep:
+                node[key] = TOO_DEEP
     return doc
 
 

@@ -102,7 +102,8 @@ def count_push(result: dict[str, Any] | None, *, conflicts: int = 0) -> None:
 
 
 class DatabaseCollector(Collector):
-    """Gauges read from PostgreSQL at scrape time: the job queue and the sync horizon."""
+    """Gauges read from PostgreSQL at scrape time: the job queue, the sync horizon and the
+    indicators waiting for the background refresher."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -112,6 +113,7 @@ class DatabaseCollector(Collector):
             with self.engine.connect() as conn:
                 yield from self._jobs(conn)
                 yield from self._horizon(conn)
+                yield from self._indicators(conn)
         except Exception as exc:  # a scrape must not fail because the database did
             log.warning("database metrics unavailable", extra={"error": str(exc)[:200]})
             up = GaugeMetricFamily("monitor_database_up", "Whether the scrape reached it.")
@@ -164,6 +166,23 @@ class DatabaseCollector(Collector):
             "monitor_sync_oldest_transaction_seconds",
             "Age of the oldest open writing transaction (what holds the horizon back).")
         age.add_metric([], status["oldest_transaction_age_seconds"] or 0.0)
+        yield age
+
+
+    @staticmethod
+    def _indicators(conn: Any) -> Iterator[GaugeMetricFamily]:
+        n, seconds = conn.execute(text(
+            "select count(*), extract(epoch from now() - min(marked_at)) "
+            "from indicators_due")).one()
+        due = GaugeMetricFamily("monitor_indicators_due",
+                                "Visits whose indicators wait to be recomputed (readers "
+                                "recompute what they show first; histories/due.py).")
+        due.add_metric([], n)
+        yield due
+        age = GaugeMetricFamily("monitor_indicators_due_oldest_seconds",
+                                "Age of the oldest such mark (seconds; a stuck background "
+                                "refresher shows here).")
+        age.add_metric([], float(seconds or 0))
         yield age
 
 

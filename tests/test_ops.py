@@ -227,6 +227,8 @@ def test_metrics_are_not_public(make_app: Any, client: Any) -> None:
         assert ok.status_code == 200
         body = ok.get_data(as_text=True)
         assert "monitor_sync_horizon_lag_xids" in body and "monitor_database_up 1.0" in body
+        assert "\nmonitor_indicators_due " in body
+        assert "\nmonitor_indicators_due_oldest_seconds " in body
         assert 'monitor_http_request_duration_seconds_count{endpoint="metrics.metrics"' in body
 
 
@@ -287,7 +289,8 @@ def test_the_grafana_dashboard_reads_metrics_the_service_exports() -> None:
 
     exported = {"monitor_jobs", "monitor_jobs_oldest_waiting_seconds", "monitor_job_workers",
                 "monitor_database_up", "monitor_sync_horizon_lag_xids",
-                "monitor_sync_oldest_transaction_seconds"}  # read from PostgreSQL at scrape
+                "monitor_sync_oldest_transaction_seconds", "monitor_indicators_due",
+                "monitor_indicators_due_oldest_seconds"}  # read from PostgreSQL at scrape
     source = (ROOT / "monitor_api" / "metrics.py").read_text()
     for name in re.findall(r'^\w+ = (?:Counter|Histogram|Gauge)\(\s*"(\w+)"', source, re.M):
         exported |= {name, f"{name}_total", f"{name}_bucket", f"{name}_count", f"{name}_sum"}

@@ -25,6 +25,7 @@ from monitor_api.exports.columns import Context, Filters, Query
 from monitor_api.exports.datasets import BUNDLE, DATASETS, EXPORT_ROLES, Dataset, for_role
 from monitor_api.exports.formats import EXTENSION, MEDIA, WRITERS, Job
 from monitor_api.exports.pseudonyms import Pseudonyms, pseudonym_key
+from monitor_api.histories import due
 
 log = logging.getLogger(__name__)
 FORMATS = tuple(WRITERS)
@@ -107,6 +108,7 @@ class ExportStream:
 
     def _run(self) -> Iterator[bytes]:
         outcome, reason, writer = "aborted", "client disconnected", None
+        due.settle_apart(self.sessions)  # indicators current before the read-only snapshot
         session = self.sessions()
         try:
             conn = _read_only(session)

@@ -68,3 +68,17 @@ class VisitIndicators(Base):
     scalars: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     rendered: Mapped[str | None] = mapped_column(Text)
     computed_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class IndicatorsDue(Base):
+    """A visit whose indicators a committed change made stale: recomputed by the background
+    refresher or by the first read that needs them (`histories/due.py`). No foreign key: a
+    deleted visit's mark is how its indicators row goes."""
+
+    __tablename__ = "indicators_due"
+
+    visit_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # False when a marking transaction wrote a recommendation or a review (read them again).
+    reuse_follow_up: Mapped[bool]
+    generation: Mapped[int] = mapped_column(default=1)  # marks since the row was made
+    marked_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -15,7 +15,7 @@ from monitor_api.auth import Principal
 from monitor_api.checklists.compliance import ComplianceError, parse
 from monitor_api.checklists.models import ChecklistQuestion
 from monitor_api.facilities.models import Facility
-from monitor_api.histories import render
+from monitor_api.histories import due, render
 from monitor_api.histories.access import audit_read, visit_clause
 from monitor_api.histories.models import VisitIndicators
 from monitor_api.visits.models import Answer, Visit
@@ -47,6 +47,7 @@ def indicators(session: Session, principal: Principal, *, indicator: str, mode: 
                date_to: date | None = None) -> list[dict[str, Any]]:
     """One indicator per facility: its latest visit's value (mode latest, with the change
     since the visit before), or the latest value of each year (mode year)."""
+    due.settle(session)
     i, v, f = VisitIndicators.__table__, Visit.__table__, Facility.__table__
     rows = session.execute(
         sa.select(i.c.visit_id, i.c.facility_id, i.c.visit_date, i.c.published_at, i.c.scalars,
@@ -179,6 +180,7 @@ def annual(session: Session, principal: Principal, *, year: int) -> dict[str, An
     incidents: dict[str, dict[str, int]] = {}
     made = {"total": 0, "open": 0, "repeated": 0}
     rates: dict[str, Any] = {}
+    due.settle(session)
     for kind, key, a, b, c, d, e in session.execute(_annual_sums(principal, year)):
         if kind == "total":
             visits.update(total=a, facilities=b, announced=c, unannounced=a - c,

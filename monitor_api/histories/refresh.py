@@ -1,5 +1,7 @@
-"""Keep `visit_indicators` current: recompute the visits whose records changed, in the
-transaction that changed them (just before it commits), and rebuild them all on demand."""
+"""Keep `visit_indicators` current: just before a transaction that changed visits' records
+commits, mark those visits for recomputation after it (`due.py`) — or, in a process with no
+background refresher (a command), recompute them in the transaction; recompute visits
+(`refresh`), and rebuild them all on demand."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from monitor_api.facilities.models import Facility
 from monitor_api.findings.models import Finding, Recommendation, RecommendationReview
-from monitor_api.histories import metrics, render, sources
+from monitor_api.histories import due, metrics, render, sources
 from monitor_api.histories.models import LIVING_ROOMS, SpaceThreshold, VisitIndicators
 from monitor_api.visits.models import AccessIncident, Answer, RoomInspection, Visit
 
@@ -30,7 +32,7 @@ _CHILDREN = (Answer, RoomInspection, Finding, AccessIncident, Recommendation,
 
 
 def mark(session: Session, visit_ids: Any) -> None:
-    """Queue visits for recomputation when the session commits."""
+    """Queue visits to be marked due when the session commits."""
     session.info.setdefault(DIRTY, set()).update(v for v in visit_ids if v is not None)
 
 
@@ -78,7 +80,11 @@ def _refresh_dirty(session: Session) -> None:
             Visit.facility_id.in_(facilities))))
     dirty = session.info.pop(DIRTY, set())
     followed = session.info.pop(FOLLOWED, False)
-    if dirty:
+    if not dirty:
+        return
+    if due.deferred(session):  # a process with a background refresher: after the commit
+        due.mark(session, dirty, followed)
+    else:  # a command, a test's connection: now, in this transaction
         refresh(session, dirty, reuse_follow_up=not (followed or stamped_here(session)))
 
 
@@ -131,10 +137,10 @@ def refresh(session: Session, visit_ids: Any, reapply_thresholds: bool = False,
     """Recompute the indicators of these visits and, with `linked`, of the visits linked to
     them by follow-up (their rows go when the visit is gone).
 
-    `reuse_follow_up`: the caller knows this transaction wrote no recommendation and no
-    review, so the recommendation indicators of visits with a current row are what that
-    row holds: they are kept, not read again (a push of answers, rooms or findings), and
-    no other visit is linked."""
+    `reuse_follow_up`: the caller knows no recommendation and no review changed since the
+    visits' rows were computed (`due.py` marks say so), so the recommendation indicators of
+    visits with a current row are what that row holds: they are kept, not read again (a
+    push of answers, rooms or findings), and no other visit is linked."""
     ids = {uuid.UUID(str(v)) for v in visit_ids}
     if linked and ids and not reuse_follow_up:
         ids |= follow_ups(session, ids)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from monitor_api.auth import Principal
 from monitor_api.errors import Forbidden
 from monitor_api.findings.models import Recommendation, RecommendationReview
-from monitor_api.histories import metrics, render
+from monitor_api.histories import due, metrics, render
 from monitor_api.histories.access import OUTSIDE_ROLES, audit_read, visible_facility, visit_clause
 from monitor_api.histories.models import VisitIndicators
 from monitor_api.photos.models import Photo
@@ -50,6 +50,7 @@ def _timeline(session: Session, principal: Principal, facility_id: uuid.UUID,
     """The facility and, per visit in range: (row, rendered indicators, the previous
     published visit's id, changes since it)."""
     facility = visible_facility(session, principal, facility_id)
+    due.settle(session, facility_id=facility.id)
     v, i = Visit.__table__, VisitIndicators.__table__
     rows = session.execute(
         sa.select(i.c.visit_id, i.c.visit_date, i.c.scalars, i.c.rendered,

@@ -36,6 +36,9 @@ class Runtime:
         from monitor_api.metrics import instrument_pool
 
         instrument_pool(engine, "worker")
+        from monitor_api.histories import due
+
+        due.start(engine)  # the jobs' changes are recomputed in the background too
         return cls(settings, engine, make_blob_store(settings))
 
     @contextmanager

@@ -14,6 +14,7 @@ from monitor_api.checklists.compliance import ComplianceError, parse
 from monitor_api.checklists.models import ChecklistQuestion
 from monitor_api.facilities.models import Facility
 from monitor_api.findings.models import Finding, Recommendation
+from monitor_api.histories import due
 from monitor_api.histories.models import LIVING_ROOMS, VisitIndicators
 from monitor_api.scope import get_visit
 from monitor_api.visits.models import AccessIncident, Answer, RoomInspection
@@ -39,6 +40,7 @@ def visit_review(session: Session, principal: Principal, visit_id: uuid.UUID,
         .order_by(ChecklistQuestion.section, ChecklistQuestion.position, Answer.info_source)).all()
     answers = [{"question": q, "text": getattr(q, f"text_{lang}", None) or q.text_en,
                 "answer": a, "compliant": _verdict(q, a)} for a, q in rows]
+    due.settle(session, [visit.id])
     indicators = session.get(VisitIndicators, visit.id)
     limits = (indicators.space_thresholds if indicators else {}) or {}
     rooms = []

@@ -1,8 +1,10 @@
-"""Indicators follow what phones push, in the push's own transaction; phones cannot
-review or publish a visit."""
+"""Indicators follow what phones push: the push marks its visits, the server's background
+refresher recomputes them after the commit (these tests wait for it); phones cannot review or
+publish a visit."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import requests
@@ -10,7 +12,17 @@ import requests
 from tests.sync.conftest import World, finding_raw, visit_raw
 
 
+def _settled(world: World, visit_id: str) -> None:
+    """Wait until the server's background refresher has recomputed the visit (its mark is
+    deleted in the transaction that writes the indicators)."""
+    deadline = time.monotonic() + 10
+    while world.sql("select 1 from indicators_due where visit_id = :v", v=visit_id).first():
+        assert time.monotonic() < deadline, "the background refresher did not run"
+        time.sleep(0.02)
+
+
 def _indicators(world: World, visit_id: str) -> dict:
+    _settled(world, visit_id)
     row = world.sql("select rooms_measured, space_min_m2, findings, published_at "
                     "from visit_indicators where visit_id = :v", v=visit_id).mappings().first()
     return dict(row) if row else {}
@@ -85,6 +97,7 @@ def test_a_push_of_records_no_indicator_reads_recomputes_nothing(world: World) -
     assert resp.status_code == 200 and resp.json()["rejected"] == [], resp.text
 
     def stamp() -> object:
+        _settled(world, visit["id"])
         return world.sql("select computed_at from visit_indicators where visit_id = :v",
                          v=visit["id"]).scalar()
 
@@ -108,6 +121,7 @@ def test_a_push_of_records_no_indicator_reads_recomputes_nothing(world: World) -
 
 
 def _recs(world: World, visit_id: str) -> dict:
+    _settled(world, visit_id)
     return world.sql("select recommendations from visit_indicators where visit_id = :v",
                      v=visit_id).scalar()
 

@@ -1,0 +1,211 @@
+"""Indicators recomputed after the commit, never read stale.
+
+In the web app and the job worker, a transaction that changes a visit's records marks the
+visit in `indicators_due` (one statement, just before it commits: `refresh._refresh_dirty`).
+After the commit the process's background refresher recomputes the marked visits, a burst
+of commits at a time; every reader of `visit_indicators` first settles the due visits it is
+about to read, in its own transaction. So a read sees indicators computed from every change
+committed before it began, and a push (or a REST write) does not wait for the recomputation.
+Elsewhere (commands, sessions on a test's connection) the commit recomputes in place.
+
+Locking keeps the two from losing a change: settling takes the due rows `FOR UPDATE`
+(the refresher with `SKIP LOCKED`), then reads the records, writes the indicators and deletes
+the rows. A transaction marking a locked row waits until the settler commits, then inserts
+its mark again: its own records, committed after the settler read, are recomputed later.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from monitor_api.histories.models import IndicatorsDue, VisitIndicators
+from monitor_api.visits.models import Visit
+from sync.binds import UuidArray, ids_param
+
+log = logging.getLogger("monitor_api.histories")
+
+MARKED = "indicators_marked"
+CHUNK = 200  # visits a background round recomputes in one transaction
+SETTLE_DELAY = 1.0  # seconds the refresher waits after a commit marked visits
+SWEEP_SECONDS = 30.0  # the refresher also looks for marks made by other processes
+
+# One statement: whether this transaction wrote a recommendation or a review (then the
+# follow-up indicators must be read again, for these visits and for the visits linked to
+# them by what it wrote), and the marks. Every write stamps change_xid.
+_MARK = sa.text("""
+with cur as (select pg_current_xact_id() as x),
+stamped as (
+    select cast(:followed as boolean)
+        or exists (select 1 from recommendations, cur where change_xid = cur.x)
+        or exists (select 1 from recommendation_reviews, cur where change_xid = cur.x) as yes),
+linked as (
+    select r.visit_id from recommendations r
+        join recommendation_reviews rv on rv.recommendation_id = r.id cross join cur
+    where rv.visit_id = any(:ids) and r.visit_id is not null
+        and (r.change_xid = cur.x or rv.change_xid = cur.x)
+    union
+    select rv.visit_id from recommendation_reviews rv
+        join recommendations r on r.id = rv.recommendation_id cross join cur
+    where r.visit_id = any(:ids) and rv.visit_id is not null
+        and (r.change_xid = cur.x or rv.change_xid = cur.x)),
+marked as (
+    select unnest(:ids) as visit_id
+    union
+    select visit_id from linked where (select yes from stamped))
+insert into indicators_due as d (visit_id, reuse_follow_up)
+select visit_id, not (select yes from stamped) from marked order by visit_id
+on conflict (visit_id) do update set
+    reuse_follow_up = d.reuse_follow_up and excluded.reuse_follow_up,
+    generation = d.generation + 1, marked_at = now()
+""").bindparams(sa.bindparam("ids", type_=UuidArray()))
+
+
+def mark(session: Session, visit_ids: Iterable[Any], followed: bool) -> None:
+    """Mark these visits due (in the caller's transaction). `followed`: the caller knows it
+    wrote a recommendation or a review (else the statement finds out by change_xid)."""
+    ids = sorted({uuid.UUID(str(v)) for v in visit_ids})
+    if ids:
+        session.execute(_MARK, {"ids": ids, "followed": followed})
+        session.info[MARKED] = True
+
+
+def settle(session: Session, visit_ids: Iterable[Any] | None = None,
+           facility_id: Any = None) -> int:
+    """Recompute now, in the caller's transaction, the due visits among `visit_ids`, or those
+    whose indicators a read of `facility_id` would show, or (neither given) every due visit.
+    Waits for a concurrent settler of the same visits. Returns the visits recomputed."""
+    d = IndicatorsDue.__table__
+    query = sa.select(d.c.visit_id, d.c.reuse_follow_up).order_by(d.c.visit_id)
+    if visit_ids is not None:
+        ids = [uuid.UUID(str(v)) for v in visit_ids]
+        if not ids:
+            return 0
+        query = query.where(d.c.visit_id == sa.any_(ids_param("due_ids", ids)))
+    if facility_id is not None:  # where it is now, and where its indicators say it was
+        v, i = Visit.__table__, VisitIndicators.__table__
+        query = query.where(d.c.visit_id.in_(sa.union(
+            sa.select(v.c.id).where(v.c.facility_id == facility_id),
+            sa.select(i.c.visit_id).where(i.c.facility_id == facility_id))))
+    return _recompute(session, session.execute(query.with_for_update()).all())
+
+
+def _recompute(session: Session, rows: list[Any]) -> int:
+    from monitor_api.histories.refresh import refresh
+
+    if not rows:
+        return 0
+    reuse = [r.visit_id for r in rows if r.reuse_follow_up]
+    again = [r.visit_id for r in rows if not r.reuse_follow_up]
+    # Visits linked by follow-up were marked with them: nothing more to link here.
+    if reuse:
+        refresh(session, reuse, linked=False, reuse_follow_up=True)
+    if again:
+        refresh(session, again, linked=False)
+    d = IndicatorsDue.__table__
+    session.execute(sa.delete(d).where(
+        d.c.visit_id == sa.any_(ids_param("due_ids", [r.visit_id for r in rows]))))
+    return len(rows)
+
+
+def settle_apart(factory: Any) -> None:
+    """Settle every due visit in a session of its own, committed (for a reader whose own
+    transaction must stay read-only, such as an export's snapshot)."""
+    with factory() as session:
+        settle(session)
+        session.commit()
+
+
+def drain(engine: Engine) -> int:
+    """One background round: up to CHUNK due visits nobody else is settling, committed."""
+    d = IndicatorsDue.__table__
+    with Session(engine) as session:
+        rows = session.execute(sa.select(d.c.visit_id, d.c.reuse_follow_up)
+                               .order_by(d.c.visit_id).limit(CHUNK)
+                               .with_for_update(skip_locked=True)).all()
+        done = _recompute(session, rows)
+        session.commit()
+    return done
+
+
+class Refresher:
+    """The process's background refresher for one engine: a daemon thread woken after each
+    commit that marked visits, and every SWEEP_SECONDS. Started on first use in each process
+    (a thread does not survive a fork)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.wanted = threading.Event()
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def ensure_started(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                self.wanted = threading.Event()
+                threading.Thread(target=self._run, name="indicators-refresher",
+                                 daemon=True).start()
+
+    def wake(self) -> None:
+        self.ensure_started()
+        self.wanted.set()
+
+    def _run(self) -> None:
+        while True:
+            if self.wanted.wait(SWEEP_SECONDS):
+                # Let a burst of commits (a phone's pushes, a coordinator's edits) mark their
+                # visits first: one recomputation for all of them, not one per commit.
+                time.sleep(SETTLE_DELAY)
+            self.wanted.clear()
+            try:
+                while drain(self.engine) == CHUNK:
+                    pass
+            except Exception:  # the next wake or sweep tries again; readers settle meanwhile
+                log.exception("background indicator refresh failed")
+                self.wanted.wait(1.0)
+
+
+_REFRESHERS: dict[Engine, Refresher] = {}
+
+
+def start(engine: Engine) -> Refresher:
+    """Recompute marked visits of this engine's database in the background (the web app)."""
+    refresher = _REFRESHERS.get(engine)
+    if refresher is None:
+        refresher = _REFRESHERS[engine] = Refresher(engine)
+    return refresher
+
+
+def deferred(session: Session) -> bool:
+    """Whether this session's writes are recomputed after the commit: its engine has a
+    background refresher in this process (the web app, the job worker). Elsewhere (commands,
+    sessions on a test's connection) the commit recomputes them itself, as before."""
+    return session.get_bind() in _REFRESHERS
+
+
+@event.listens_for(Session, "after_commit")
+def _wake(session: Session) -> None:
+    # after_commit also fires when a savepoint is released: wait for the real commit.
+    if not session.in_nested_transaction() and session.info.pop(MARKED, False):
+        refresher = _REFRESHERS.get(session.get_bind())  # type: ignore[call-overload]
+        if refresher is not None:
+            refresher.wake()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    if not session.in_nested_transaction():  # a savepoint's rollback keeps earlier marks
+        session.info.pop(MARKED, None)

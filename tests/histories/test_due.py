@@ -1,0 +1,112 @@
+"""Indicators recomputed after the commit (`histories/due.py`): a visit marked due is
+recomputed by the first read that shows it, whatever the background refresher has done; a
+mark made while a settler holds the visit survives; marks coalesce."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from monitor_api.auth import Principal
+from monitor_api.histories import due
+from monitor_api.histories.models import IndicatorsDue, VisitIndicators
+from monitor_api.visits.models import RoomInspection
+from monitor_api.visits.review import visit_review
+from tests.histories.conftest import History
+
+
+def _conditions(h: History, role: str = "partner") -> dict:
+    resp = h.api[role].get(f"/api/v1/facilities/{h.facility.id}/conditions")
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()
+
+
+def _stale_room(h: History, db: Session) -> uuid.UUID:
+    """Change a room of the latest visit behind the ORM's back (no mark), then mark the
+    visit due as a deferred write would: its stored indicators are now out of date."""
+    visit = h.visits[-1]
+    room = db.scalars(sa.select(RoomInspection).where(RoomInspection.visit_id == visit.id)
+                      .order_by(RoomInspection.label)).first()
+    db.execute(sa.update(RoomInspection.__table__).where(RoomInspection.id == room.id)
+               .values(floor_area_m2=1.0, occupants=10))
+    due.mark(db, [visit.id], followed=False)
+    return visit.id
+
+
+def test_a_read_recomputes_what_is_due_before_it_reads(history: History, db: Session) -> None:
+    before = _conditions(history)["visits"][-1]["indicators"]["living_space"]
+    visit_id = _stale_room(history, db)
+    assert db.get(IndicatorsDue, visit_id) is not None
+    after = _conditions(history)["visits"][-1]["indicators"]["living_space"]
+    assert after["min_m2"] == 0.1 != before["min_m2"]
+    db.expire_all()
+    assert db.get(IndicatorsDue, visit_id) is None  # settled by the read
+
+
+def test_every_reader_settles(history: History, db: Session) -> None:
+    """The indicator map, annual statistics, exports and a visit's review page read
+    indicators: each recomputes what is due first."""
+    h = history
+    year = h.visits[-1].started_at.year
+    readers = [("partner", "/api/v1/indicators?indicator=space_min_m2&mode=latest"),
+               ("partner", f"/api/v1/statistics/annual?year={year}"),
+               ("analyst", "/api/v1/exports/indicators?format=csv"), ("review", None)]
+    for role, path in readers:
+        visit_id = _stale_room(h, db)
+        if path is None:
+            coord = h.users["coord_a"]
+            visit_review(db, Principal(coord.id, coord.role, coord.username), visit_id)
+        else:
+            resp = h.api[role].get(path)
+            assert resp.status_code == 200, (path, resp.status_code, resp.get_data()[:300])
+            resp.close()
+        db.expire_all()
+        assert db.get(IndicatorsDue, visit_id) is None, path
+        assert db.get(VisitIndicators, visit_id).space_min_m2 == 0.1, path
+
+
+def test_marks_coalesce_and_keep_the_strictest_follow_up(db: Session) -> None:
+    visit_id = uuid.uuid4()
+    due.mark(db, [visit_id], followed=True)
+    due.mark(db, [visit_id], followed=False)
+    row = db.get(IndicatorsDue, visit_id)
+    assert (row.generation, row.reuse_follow_up) == (2, False)
+
+
+def test_a_mark_made_while_a_settler_holds_the_visit_survives(engine: Engine) -> None:
+    """The settler locks the mark, recomputes and deletes it; a write marking the same visit
+    meanwhile waits, then marks again: what it wrote is recomputed later, never lost."""
+    visit_id = uuid.uuid4()  # no such visit: recomputing it deletes nothing but its mark
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            with Session(engine) as other:
+                due.mark(other, [visit_id], followed=False)
+                other.commit()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    try:
+        with Session(engine) as settler:
+            due.mark(settler, [visit_id], followed=False)
+            assert due.settle(settler, [visit_id]) == 1
+            writer = threading.Thread(target=write)
+            writer.start()
+            assert not done.wait(0.5), "the mark did not wait for the settler"
+            settler.commit()
+        assert done.wait(10) and not errors, errors
+        with Session(engine) as check:
+            row = check.get(IndicatorsDue, visit_id)
+            assert row is not None and row.generation == 1
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.delete(IndicatorsDue.__table__).where(
+                IndicatorsDue.visit_id == visit_id))

@@ -42,23 +42,24 @@ SWEEP_SECONDS = 30.0  # the refresher also looks for marks made by other process
 
 # One statement: whether this transaction wrote a recommendation or a review (then the
 # follow-up indicators must be read again, for these visits and for the visits linked to
-# them by what it wrote), and the marks. Every write stamps change_xid.
+# them by what it wrote), and the marks. Every write stamps change_xid (indexed: the function
+# is stable, compared directly, not through a CTE, so the indexes serve).
 _MARK = sa.text("""
-with cur as (select pg_current_xact_id() as x),
-stamped as (
+with stamped as (
     select cast(:followed as boolean)
-        or exists (select 1 from recommendations, cur where change_xid = cur.x)
-        or exists (select 1 from recommendation_reviews, cur where change_xid = cur.x) as yes),
+        or exists (select 1 from recommendations where change_xid = pg_current_xact_id())
+        or exists (select 1 from recommendation_reviews
+                   where change_xid = pg_current_xact_id()) as yes),
 linked as (
     select r.visit_id from recommendations r
-        join recommendation_reviews rv on rv.recommendation_id = r.id cross join cur
+        join recommendation_reviews rv on rv.recommendation_id = r.id
     where rv.visit_id = any(:ids) and r.visit_id is not null
-        and (r.change_xid = cur.x or rv.change_xid = cur.x)
+        and (r.change_xid = pg_current_xact_id() or rv.change_xid = pg_current_xact_id())
     union
     select rv.visit_id from recommendation_reviews rv
-        join recommendations r on r.id = rv.recommendation_id cross join cur
+        join recommendations r on r.id = rv.recommendation_id
     where r.visit_id = any(:ids) and rv.visit_id is not null
-        and (r.change_xid = cur.x or rv.change_xid = cur.x)),
+        and (r.change_xid = pg_current_xact_id() or rv.change_xid = pg_current_xact_id())),
 marked as (
     select unnest(:ids) as visit_id
     union

@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import history_data as data  # noqa: E402
-from bench.serving import start_server  # noqa: E402
+from bench.serving import settled, start_server  # noqa: E402
 from monitor_api.db import make_engine  # noqa: E402
 from monitor_api.histories import refresh as indicators  # noqa: E402
 from monitor_api.migrate import upgrade  # noqa: E402
@@ -170,17 +170,6 @@ def push_once(http: requests.Session, base: str, token: str, body: dict[str, Any
     elapsed = time.perf_counter() - t0
     assert resp.status_code == 200 and not resp.json()["rejected"], resp.text[:500]
     return elapsed
-
-
-def settled(engine: Engine, limit: float = 120.0) -> None:
-    """Wait until the server's background refresher has recomputed what pushes marked."""
-    t0 = time.perf_counter()
-    with engine.connect() as conn:
-        while conn.execute(text("select exists (select 1 from indicators_due)")).scalar():
-            conn.rollback()
-            if time.perf_counter() - t0 > limit:
-                raise RuntimeError("the background refresher did not finish")
-            time.sleep(0.05)
 
 
 def read_conditions(engine: Engine, http: requests.Session, base: str,

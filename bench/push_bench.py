@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.serving import start_server  # noqa: E402
+from bench.serving import settled, start_server  # noqa: E402
 from bench.sync_bench import batch_raw, copy_batches, device_token, setup  # noqa: E402
 from monitor_api.migrate import upgrade  # noqa: E402
 
@@ -55,20 +55,6 @@ def push_all(http: requests.Session, base: str, token: str, cursor: Any,
                                   "Content-Type": "application/json",
                                   "Idempotency-Key": str(uuid.uuid4())})
         assert resp.status_code == 200 and not resp.json()["rejected"], resp.text[:500]
-    return time.perf_counter() - t0
-
-
-def settled(engine: Any, limit: float = 120.0) -> float:
-    """Wait until the server's background refresher has recomputed every visit the pushes
-    marked (`monitor_api/histories/due.py`), so that its work never overlaps the COPY
-    baseline; seconds waited (not counted in any figure)."""
-    t0 = time.perf_counter()
-    with engine.connect() as conn:
-        while conn.execute(text("select exists (select 1 from indicators_due)")).scalar():
-            conn.rollback()
-            if time.perf_counter() - t0 > limit:
-                raise RuntimeError("the background refresher did not finish")
-            time.sleep(0.05)
     return time.perf_counter() - t0
 
 

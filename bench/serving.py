@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 import requests
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = "monitor_api.app:create_app()"
@@ -44,3 +46,17 @@ def start_server(url: str, app: str = APP, **env_extra: str) -> tuple[subprocess
             time.sleep(0.3)
     proc.kill()
     raise RuntimeError("server did not start")
+
+
+def settled(engine: Engine, limit: float = 120.0) -> float:
+    """Wait until the server's background refresher has recomputed every visit the pushes
+    marked (`monitor_api/histories/due.py`), so that its work never overlaps what is timed
+    next; seconds waited (not counted in any figure)."""
+    t0 = time.perf_counter()
+    with engine.connect() as conn:
+        while conn.execute(text("select exists (select 1 from indicators_due)")).scalar():
+            conn.rollback()
+            if time.perf_counter() - t0 > limit:
+                raise RuntimeError("the background refresher did not finish")
+            time.sleep(0.05)
+    return time.perf_counter() - t0

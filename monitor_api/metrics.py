@@ -168,7 +168,6 @@ class DatabaseCollector(Collector):
         age.add_metric([], status["oldest_transaction_age_seconds"] or 0.0)
         yield age
 
-
     @staticmethod
     def _indicators(conn: Any) -> Iterator[GaugeMetricFamily]:
         n, seconds = conn.execute(text(

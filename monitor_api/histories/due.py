@@ -26,12 +26,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from monitor_api.findings.models import Recommendation, RecommendationReview
+from monitor_api.histories import sources
 from monitor_api.histories.models import IndicatorsDue, VisitIndicators
 from monitor_api.visits.models import Visit
-from sync.binds import UuidArray, ids_param
+from sync.binds import ids_param
 
 log = logging.getLogger("monitor_api.histories")
 
@@ -40,36 +43,55 @@ CHUNK = 200  # visits a background round recomputes in one transaction
 SETTLE_DELAY = 1.0  # seconds the refresher waits after a commit marked visits
 SWEEP_SECONDS = 30.0  # the refresher also looks for marks made by other processes
 
-# One statement: whether this transaction wrote a recommendation or a review (then the
-# follow-up indicators must be read again, for these visits and for the visits linked to
-# them by what it wrote), and the marks. Every write stamps change_xid (indexed: the function
-# is stable, compared directly, not through a CTE, so the indexes serve).
-_MARK = sa.text("""
-with stamped as (
-    select cast(:followed as boolean)
-        or exists (select 1 from recommendations where change_xid = pg_current_xact_id())
-        or exists (select 1 from recommendation_reviews
-                   where change_xid = pg_current_xact_id()) as yes),
-linked as (
-    select r.visit_id from recommendations r
-        join recommendation_reviews rv on rv.recommendation_id = r.id
-    where rv.visit_id = any(:ids) and r.visit_id is not null
-        and (r.change_xid = pg_current_xact_id() or rv.change_xid = pg_current_xact_id())
-    union
-    select rv.visit_id from recommendation_reviews rv
-        join recommendations r on r.id = rv.recommendation_id
-    where r.visit_id = any(:ids) and rv.visit_id is not null
-        and (r.change_xid = pg_current_xact_id() or rv.change_xid = pg_current_xact_id())),
-marked as (
-    select unnest(:ids) as visit_id
-    union
-    select visit_id from linked where (select yes from stamped))
-insert into indicators_due as d (visit_id, reuse_follow_up)
-select visit_id, not (select yes from stamped) from marked order by visit_id
-on conflict (visit_id) do update set
-    reuse_follow_up = d.reuse_follow_up and excluded.reuse_follow_up,
-    generation = d.generation + 1, marked_at = now()
-""").bindparams(sa.bindparam("ids", type_=UuidArray()))
+def _written_here(table: sa.Table) -> Any:
+    """The table's rows this transaction inserted or updated (every write stamps them; the
+    index on change_xid serves: the function is stable and compared directly)."""
+    return table.c.change_xid == sa.func.pg_current_xact_id()
+
+
+# Whether this transaction inserted or updated a recommendation or a review.
+STAMPED_HERE = sa.select(sa.or_(*(
+    sa.exists().where(_written_here(t))
+    for t in (Recommendation.__table__, RecommendationReview.__table__))))
+
+
+def _follow_ups() -> Any:
+    r, rv = Recommendation.__table__, RecommendationReview.__table__
+    written = sa.or_(_written_here(r), _written_here(rv))
+    made_there = sa.select(r.c.visit_id).join(rv, rv.c.recommendation_id == r.c.id).where(
+        sources.among(rv.c.visit_id), r.c.visit_id.is_not(None), written)
+    reviewed_there = sa.select(rv.c.visit_id).join(r, r.c.id == rv.c.recommendation_id).where(
+        sources.among(r.c.visit_id), rv.c.visit_id.is_not(None), written)
+    return sa.union(made_there, reviewed_there)
+
+
+# The visits (`:ids`) linked by follow-up through what this transaction wrote.
+FOLLOW_UPS = _follow_ups()
+
+
+def _mark() -> Any:
+    """One statement: whether this transaction wrote a recommendation or a review (`STAMPED_
+    HERE`, or the caller says so), then the marks — the visits, and when it did, the visits
+    linked to them by what it wrote (`FOLLOW_UPS`) — coalesced with any mark already there."""
+    d = IndicatorsDue.__table__
+    stamped = sa.select(sa.or_(sa.bindparam("followed", type_=sa.Boolean),
+                               STAMPED_HERE.scalar_subquery()).label("yes")).cte("stamped")
+    yes = sa.select(stamped.c.yes).scalar_subquery()
+    linked = FOLLOW_UPS.subquery("linked")
+    marked = sa.union(sa.select(sa.func.unnest(sources.IDS).label("visit_id")),
+                      sa.select(linked.c.visit_id).where(yes)).subquery("marked")
+    insert = pg_insert(d).from_select(
+        ["visit_id", "reuse_follow_up"],
+        sa.select(marked.c.visit_id, sa.not_(yes)).order_by(marked.c.visit_id))
+    return insert.on_conflict_do_update(index_elements=[d.c.visit_id], set_={
+        "reuse_follow_up": sa.and_(d.c.reuse_follow_up, insert.excluded.reuse_follow_up),
+        "generation": d.c.generation + 1, "marked_at": sa.func.now()})
+
+
+_MARK = _mark()
+# The due marks, in the order every settler locks them.
+_DUE = sa.select(IndicatorsDue.visit_id, IndicatorsDue.reuse_follow_up).order_by(
+    IndicatorsDue.visit_id)
 
 
 def mark(session: Session, visit_ids: Iterable[Any], followed: bool) -> None:
@@ -87,7 +109,7 @@ def settle(session: Session, visit_ids: Iterable[Any] | None = None,
     whose indicators a read of `facility_id` would show, or (neither given) every due visit.
     Waits for a concurrent settler of the same visits. Returns the visits recomputed."""
     d = IndicatorsDue.__table__
-    query = sa.select(d.c.visit_id, d.c.reuse_follow_up).order_by(d.c.visit_id)
+    query = _DUE
     if visit_ids is not None:
         ids = [uuid.UUID(str(v)) for v in visit_ids]
         if not ids:
@@ -129,11 +151,8 @@ def settle_apart(factory: Any) -> None:
 
 def drain(engine: Engine) -> int:
     """One background round: up to CHUNK due visits nobody else is settling, committed."""
-    d = IndicatorsDue.__table__
     with Session(engine) as session:
-        rows = session.execute(sa.select(d.c.visit_id, d.c.reuse_follow_up)
-                               .order_by(d.c.visit_id).limit(CHUNK)
-                               .with_for_update(skip_locked=True)).all()
+        rows = session.execute(_DUE.limit(CHUNK).with_for_update(skip_locked=True)).all()
         done = _recompute(session, rows)
         session.commit()
     return done

@@ -88,20 +88,10 @@ def _refresh_dirty(session: Session) -> None:
         refresh(session, dirty, reuse_follow_up=not (followed or stamped_here(session)))
 
 
-def _written_here(table: sa.Table) -> Any:
-    """The table's rows this transaction inserted or updated (every write stamps them)."""
-    return table.c.change_xid == sa.func.pg_current_xact_id()
-
-
-_STAMPED_HERE = sa.select(sa.or_(*(
-    sa.exists().where(_written_here(t))
-    for t in (Recommendation.__table__, RecommendationReview.__table__))))
-
-
 def stamped_here(session: Session) -> bool:
     """Whether this transaction inserted or updated a recommendation or a review, by any
     path (every write stamps change_xid; deletes are flagged by the ORM and sync hooks)."""
-    return bool(session.scalar(_STAMPED_HERE))
+    return bool(session.scalar(due.STAMPED_HERE))
 
 
 @event.listens_for(Session, "after_rollback")
@@ -111,25 +101,12 @@ def _forget(session: Session) -> None:
     session.info.pop(FOLLOWED, None)
 
 
-def _follow_ups() -> Any:
-    r, rv = Recommendation.__table__, RecommendationReview.__table__
-    written = sa.or_(_written_here(r), _written_here(rv))
-    made_there = sa.select(r.c.visit_id).join(rv, rv.c.recommendation_id == r.c.id).where(
-        sources.among(rv.c.visit_id), r.c.visit_id.is_not(None), written)
-    reviewed_there = sa.select(rv.c.visit_id).join(r, r.c.id == rv.c.recommendation_id).where(
-        sources.among(r.c.visit_id), rv.c.visit_id.is_not(None), written)
-    return sa.union(made_there, reviewed_there)
-
-
-_FOLLOW_UPS = _follow_ups()
-
-
 def follow_ups(session: Session, visit_ids: set[Any]) -> set[Any]:
     """Visits linked by follow-up through a recommendation or review this transaction wrote
     (every write stamps change_xid): those whose recommendations were reviewed at these
     visits (their open counts move) and those that reviewed these visits' recommendations
     (their implementation rates move). A push of answers, rooms or findings moves neither."""
-    return set(session.scalars(_FOLLOW_UPS, {"ids": list(visit_ids)}))
+    return set(session.scalars(due.FOLLOW_UPS, {"ids": list(visit_ids)}))
 
 
 def refresh(session: Session, visit_ids: Any, reapply_thresholds: bool = False,

@@ -8,10 +8,13 @@ about to read, in its own transaction. So a read sees indicators computed from e
 committed before it began, and a push (or a REST write) does not wait for the recomputation.
 Elsewhere (commands, sessions on a test's connection) the commit recomputes in place.
 
-Locking keeps the two from losing a change: settling takes the due rows `FOR UPDATE`
-(the refresher with `SKIP LOCKED`), then reads the records, writes the indicators and deletes
-the rows. A transaction marking a locked row waits until the settler commits, then inserts
-its mark again: its own records, committed after the settler read, are recomputed later.
+Locking keeps them from losing a change or deadlocking with a write. One settler per visit
+at a time: a transaction-level advisory lock per visit (readers wait for it, in visit order;
+the refresher skips visits it cannot take). Once it holds a visit, a settler reads the marks
+as committed, recomputes, and deletes each mark only if its generation did not move — a
+write that marked the visit again meanwhile keeps its mark, so what it wrote is recomputed
+later. Marking never waits for a recomputation (only, for an instant, for a settler's final
+delete): a write deleting a visit cannot wait on a settler that waits on it.
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from monitor_api.findings.models import Recommendation, RecommendationReview
 from monitor_api.histories import sources
 from monitor_api.histories.models import IndicatorsDue, VisitIndicators
 from monitor_api.visits.models import Visit
-from sync.binds import ids_param
+from sync.binds import UuidArray, ids_param
 
 log = logging.getLogger("monitor_api.histories")
 
@@ -89,9 +93,28 @@ def _mark() -> Any:
 
 
 _MARK = _mark()
-# The due marks, in the order every settler locks them.
-_DUE = sa.select(IndicatorsDue.visit_id, IndicatorsDue.reuse_follow_up).order_by(
-    IndicatorsDue.visit_id)
+# The due marks, in visit order.
+_DUE = sa.select(IndicatorsDue.visit_id, IndicatorsDue.reuse_follow_up,
+                 IndicatorsDue.generation).order_by(IndicatorsDue.visit_id)
+# One settler per visit at a time: a transaction-level advisory lock per visit id (seeded
+# apart from the other advisory locks), taken in visit order by readers, tried by the
+# refresher (it skips a visit a reader holds).
+_CLAIM = sa.text(
+    "select pg_advisory_xact_lock(hashtextextended(v::text, 7203))"
+    " from (select v from unnest(:ids) v order by v offset 0) s"
+).bindparams(sa.bindparam("ids", type_=UuidArray()))
+_TRY = sa.text(
+    "select v from unnest(:ids) v where pg_try_advisory_xact_lock(hashtextextended(v::text, 7203))"
+).bindparams(sa.bindparam("ids", type_=UuidArray()))
+# A mark is deleted only if no write marked the visit again meanwhile (its generation moved:
+# PostgreSQL re-checks the condition on the row as that write left it). Rows are locked in
+# visit order, as marks take them.
+_UNMARK = sa.text("""
+with locked as (select visit_id from indicators_due where visit_id = any(:ids)
+                order by visit_id for update)
+delete from indicators_due d using locked, unnest(:ids, :generations) as s(v, g)
+where d.visit_id = locked.visit_id and d.visit_id = s.v and d.generation = s.g
+""").bindparams(sa.bindparam("ids", type_=UuidArray()))
 
 
 def mark(session: Session, visit_ids: Iterable[Any], followed: bool) -> None:
@@ -120,24 +143,40 @@ def settle(session: Session, visit_ids: Iterable[Any] | None = None,
         query = query.where(d.c.visit_id.in_(sa.union(
             sa.select(v.c.id).where(v.c.facility_id == facility_id),
             sa.select(i.c.visit_id).where(i.c.facility_id == facility_id))))
-    return _recompute(session, session.execute(query.with_for_update()).all())
+    due = [r.visit_id for r in session.execute(query)]
+    if not due:
+        return 0
+    session.execute(_CLAIM, {"ids": due})
+    return _recompute(session, due)
 
 
-def _recompute(session: Session, rows: list[Any]) -> int:
+def _recompute(session: Session, claimed: list[Any]) -> int:
+    """Recompute the claimed visits from their marks as committed now (read after the claim,
+    so every write that marked them before is seen), then delete those marks."""
     from monitor_api.histories.refresh import refresh
 
+    rows = session.execute(_DUE.where(IndicatorsDue.visit_id == sa.any_(
+        ids_param("due_ids", claimed)))).all()
     if not rows:
         return 0
     reuse = [r.visit_id for r in rows if r.reuse_follow_up]
     again = [r.visit_id for r in rows if not r.reuse_follow_up]
-    # Visits linked by follow-up were marked with them: nothing more to link here.
-    if reuse:
-        refresh(session, reuse, linked=False, reuse_follow_up=True)
-    if again:
-        refresh(session, again, linked=False)
-    d = IndicatorsDue.__table__
-    session.execute(sa.delete(d).where(
-        d.c.visit_id == sa.any_(ids_param("due_ids", [r.visit_id for r in rows]))))
+    for attempt in (1, 2):
+        try:
+            with session.begin_nested():
+                # Visits linked by follow-up were marked with them: nothing more to link.
+                if reuse:
+                    refresh(session, reuse, linked=False, reuse_follow_up=True)
+                if again:
+                    refresh(session, again, linked=False)
+            break
+        except IntegrityError:
+            # A visit deleted while it was recomputed (its indicator row's foreign key):
+            # once more, now that the deletion is committed (its rows then go).
+            if attempt == 2:
+                raise
+    session.execute(_UNMARK, {"ids": [r.visit_id for r in rows],
+                              "generations": [r.generation for r in rows]})
     return len(rows)
 
 
@@ -150,12 +189,14 @@ def settle_apart(factory: Any) -> None:
 
 
 def drain(engine: Engine) -> int:
-    """One background round: up to CHUNK due visits nobody else is settling, committed."""
+    """One background round over up to CHUNK due visits, skipping those a reader is
+    settling, committed; returns how many marks it looked at."""
     with Session(engine) as session:
-        rows = session.execute(_DUE.limit(CHUNK).with_for_update(skip_locked=True)).all()
-        done = _recompute(session, rows)
+        due = [r.visit_id for r in session.execute(_DUE.limit(CHUNK))]
+        if due:
+            _recompute(session, list(session.scalars(_TRY, {"ids": due})))
         session.commit()
-    return done
+    return len(due)
 
 
 class Refresher:

@@ -1,18 +1,21 @@
 """Indicators recomputed after the commit (`histories/due.py`): a visit marked due is
 recomputed by the first read that shows it, whatever the background refresher has done; a
-mark made while a settler holds the visit survives; marks coalesce."""
+mark made while a settler recomputes the visit, or deletes its mark, survives, without the
+marking waiting for the recomputation; marks coalesce."""
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from monitor_api.auth import Principal
-from monitor_api.histories import due
+from monitor_api.histories import due, refresh
 from monitor_api.histories.models import IndicatorsDue, VisitIndicators
 from monitor_api.visits.models import RoomInspection
 from monitor_api.visits.review import visit_review
@@ -106,6 +109,39 @@ def test_a_mark_made_while_a_settler_holds_the_visit_survives(engine: Engine) ->
         with Session(engine) as check:
             row = check.get(IndicatorsDue, visit_id)
             assert row is not None and row.generation == 1
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.delete(IndicatorsDue.__table__).where(
+                IndicatorsDue.visit_id == visit_id))
+
+
+def test_a_mark_made_during_the_recomputation_survives_without_waiting(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write marks the visit while a settler is recomputing it (after the settler read the
+    marks): the write does not wait, and its mark is not deleted with the one recomputed."""
+    visit_id = uuid.uuid4()
+    with Session(engine) as first:
+        due.mark(first, [visit_id], followed=False)
+        first.commit()
+    real, waited = refresh.refresh, []
+
+    def recompute_while_marked(session: Session, *args: object, **kw: object) -> int:
+        t0 = time.monotonic()
+        with Session(engine) as other:  # another connection, in the middle of the settle
+            due.mark(other, [visit_id], followed=False)
+            other.commit()
+        waited.append(time.monotonic() - t0)
+        return real(session, *args, **kw)
+
+    monkeypatch.setattr(refresh, "refresh", recompute_while_marked)
+    try:
+        with Session(engine) as settler:
+            assert due.settle(settler, [visit_id]) == 1
+            settler.commit()
+        assert waited and waited[0] < 5  # it would have hung (deadlock) had it waited
+        with Session(engine) as check:
+            row = check.get(IndicatorsDue, visit_id)
+            assert row is not None and row.generation == 2
     finally:
         with engine.begin() as conn:
             conn.execute(sa.delete(IndicatorsDue.__table__).where(

@@ -7,6 +7,7 @@ import functools
 import json
 import secrets
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -75,6 +76,14 @@ def _empty_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     if "sync_engine" not in request.fixturenames:
         return
     eng: Engine = request.getfixturevalue("sync_engine")
+    # The live server's background refresher may still be recomputing what the test's pushes
+    # marked; deleting every table under it in one transaction could deadlock with it.
+    deadline = time.monotonic() + 10
+    with eng.connect() as conn:
+        while time.monotonic() < deadline and conn.execute(sa.text(
+                "select exists (select 1 from indicators_due)")).scalar():
+            conn.rollback()
+            time.sleep(0.02)
     with eng.begin() as conn:
         names = conn.scalars(sa.text(
             "select tablename from pg_tables where schemaname = 'public' and tablename not in "

@@ -37,10 +37,11 @@ def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
     for st in registry.tables:
         tp = plan.tables.get(st.name)
         if tp is not None:
-            counts[st.name] = _upsert(session, actor, tp, history, source, origin, writes)
+            counts[st.name] = _upsert(session, tp, history, origin, writes)
+    by: dict[str, str | None] = {}  # who wrote the revisions (_REVISION_ROWS), if any
     if history:
         writes.append((_REVISION_ROWS, _json(history)))
-        history = []
+        by, history = _by(actor, source), []
     if pushed_by is not None:
         writes.append((_PUSHED, str(pushed_by)))
     if writes:
@@ -48,31 +49,42 @@ def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
                              for i, (sql, data) in enumerate(writes)]
         ctes = ", ".join(f"w{i} as ({sql})" for i, (sql, _) in enumerate(first))
         session.execute(sa.text(f"with {ctes} {last}" if ctes else last),
-                        {f"rows{i}": data for i, (_, data) in enumerate(writes)})
+                        {**by, **{f"rows{i}": data for i, (_, data) in enumerate(writes)}})
     for st in reversed(registry.tables):
         tp = plan.tables.get(st.name)
         if tp is not None and tp.deletes:
-            counts[st.name]["deleted"] = _delete(session, registry, actor, tp, history, source)
+            counts[st.name]["deleted"] = _delete(session, registry, actor, tp, history)
     if history:
-        session.execute(sa.text(_REVISION_ROWS), {"rows": _json(history)})
+        session.execute(sa.text(_REVISION_ROWS), {**_by(actor, source), "rows": _json(history)})
     return {k: v for k, v in counts.items() if any(v.values())}
 
 
 # Only `ignored` needs `storable`: known values passed `sync.values.problem` and the
 # schemas (no NaN, NUL or lone surrogate); server values come from the database.
+# Who wrote (user, device, source) is the same for every revision of a push: one parameter
+# each, not repeated in every row of the JSON (a key left out of a row reads as NULL).
 _REVISION_ROWS = (
     "insert into sync_revisions (table_name, record_id, op, before, after, user_id, device_id,"
-    " source, ignored) select r.table_name, r.record_id, r.op, r.before, r.after, r.user_id,"
-    " r.device_id, r.source, r.ignored from jsonb_to_recordset(cast(:rows as jsonb)) as"
-    " r(table_name text, record_id uuid, op text, before jsonb, after jsonb, user_id uuid,"
-    " device_id uuid, source text, ignored jsonb)")
+    " source, ignored) select r.table_name, r.record_id, r.op, r.before, r.after,"
+    " cast(:rev_user as uuid), cast(:rev_device as uuid), cast(:rev_source as text), r.ignored"
+    " from jsonb_to_recordset(cast(:rows as jsonb)) as r(table_name text, record_id uuid,"
+    " op text, before jsonb, after jsonb, ignored jsonb)")
 
 
-def _revision(actor: Actor, table: str, uid: uuid.UUID | str, op: str, before: Any,
-              after: Any, source: str, ignored: Any = None) -> dict[str, Any]:
-    return {"table_name": table, "record_id": str(uid), "op": op, "before": before,
-            "after": after, "user_id": _text(actor.user_id), "device_id": _text(actor.device_id),
-            "source": source, "ignored": storable(ignored) if ignored else None}
+def _by(actor: Actor, source: str) -> dict[str, str | None]:
+    """The parameters of _REVISION_ROWS besides its rows."""
+    return {"rev_user": _text(actor.user_id), "rev_device": _text(actor.device_id),
+            "rev_source": source}
+
+
+def _revision(table: str, uid: uuid.UUID | str, op: str, before: Any, after: Any,
+              ignored: Any = None) -> dict[str, Any]:
+    row = {"table_name": table, "record_id": str(uid), "op": op, "after": after}
+    if before is not None:
+        row["before"] = before
+    if ignored:
+        row["ignored"] = storable(ignored)
+    return row
 
 
 def _json(rows: list[dict[str, Any]]) -> str:
@@ -90,9 +102,8 @@ def _text(value: uuid.UUID | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[str, Any]],
-            source: str, origin: uuid.UUID | None, writes: list[tuple[str, str]]
-            ) -> dict[str, int]:
+def _upsert(session: Session, tp: TablePlan, history: list[dict[str, Any]],
+            origin: uuid.UUID | None, writes: list[tuple[str, str]]) -> dict[str, int]:
     st = tp.st
     inserts: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
@@ -104,24 +115,22 @@ def _upsert(session: Session, actor: Actor, tp: TablePlan, history: list[dict[st
         if uid in tp.noop:
             if ignored:  # nothing to write, but what the phone sent is kept
                 before = tp.existing[uid]
-                history.append(_revision(actor, st.name, uid, "update", before, before,
-                                         source, ignored))
+                history.append(_revision(st.name, uid, "update", before, before, ignored))
             continue
         values = st.codec.to_db(clean)
         values["id"] = clean["id"]
         if uid in tp.existing:
             updates[_columns(columns, values)].append(values)
             before = tp.existing[uid]
-            history.append(_revision(actor, st.name, clean["id"], "update", before,
-                                     {**before, **clean}, source, ignored))
+            history.append(_revision(st.name, clean["id"], "update", before,
+                                     {**before, **clean}, ignored))
             n_upd += 1
         else:
             values.update(tp.server_values.get(uid, {}))
             if st.origin_column is not None and made_by is not None:
                 values[st.origin_column] = made_by
             inserts[_columns(columns, values)].append(values)
-            history.append(_revision(actor, st.name, clean["id"], "create", None, clean,
-                                     source, ignored))
+            history.append(_revision(st.name, clean["id"], "create", None, clean, ignored))
             n_new += 1
     for group, insert in ((inserts, True), (updates, False)):
         for cols, rows in group.items():
@@ -168,7 +177,7 @@ def _bulk_sql(dialect: Any, table: sa.Table, cols: tuple[str, ...], insert: bool
 
 
 def _delete(session: Session, registry: Registry, actor: Actor, tp: TablePlan,
-            history: list[dict[str, Any]], source: str) -> int:
+            history: list[dict[str, Any]]) -> int:
     st, ids = tp.st, sorted(tp.deletes)
     roots: dict[uuid.UUID, uuid.UUID | None] = {}
     if st.scope_key:
@@ -184,7 +193,7 @@ def _delete(session: Session, registry: Registry, actor: Actor, tp: TablePlan,
     session.execute(pg_insert(tombstones).on_conflict_do_nothing(), rows)
     session.execute(sa.delete(st.table).where(st.table.c.id.in_(ids)))
     for uid in ids:
-        history.append(_revision(actor, st.name, uid, "delete", tp.existing[uid], None, source))
+        history.append(_revision(st.name, uid, "delete", tp.existing[uid], None))
     return len(ids)
 
 

@@ -2,9 +2,9 @@
 
 `loads` never raises RecursionError: values nested deeper than `MAX_DEPTH` come back as the
 `TOO_DEEP` sentinel, which validators recognise with `is_too_deep` and which serialises as
-`{"$nested_deeper_than": 64}` (so a quarantined raw record stays storable). The stdlib parser
-(C, fast) does the work; only a document it cannot parse for depth is re-read by a small
-iterative parser that skips the too-deep parts without building them.
+`{"$nested_deeper_than": 64}` (so a quarantined raw record stays storable). orjson, then the
+stdlib parser (C, fast) do the work; only a document neither can parse for depth is re-read
+by a small iterative parser that skips the too-deep parts without building them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import json
 import re
 from collections.abc import Iterator
 from typing import Any, Final
+
+import orjson
 
 MAX_DEPTH: Final = 64
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -36,8 +38,25 @@ def is_too_deep(value: Any) -> bool:
     return isinstance(value, _TooDeep)
 
 
+# Bytes as "1" where a digit is, "0" elsewhere: a run of 19 digits is a number orjson might
+# not keep exact (it reads an integer past 64 bits as a float; json.loads keeps it whole).
+_DIGIT_MAP = bytes(49 if 48 <= b <= 57 else 48 for b in range(256))
+_LONG_DIGITS = b"1" * 19
+
+
 def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
-    """Parse JSON like json.loads; values nested deeper than max_depth become TOO_DEEP."""
+    """Parse JSON like json.loads; values nested deeper than max_depth become TOO_DEEP.
+
+    orjson parses first (3x faster: a sync push is thousands of records); what it refuses
+    or might read differently — NaN/Infinity, lone surrogates, a byte-order mark, UTF-16,
+    invalid UTF-8, nesting past 1024, an integer of 19 digits or more — goes to json.loads,
+    so the result (or the ValueError) is always json.loads's."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if _LONG_DIGITS not in raw.translate(_DIGIT_MAP):
+        try:
+            return cap_depth(orjson.loads(raw), max_depth)
+        except orjson.JSONDecodeError:
+            pass  # json.loads decides, and says why
     try:
         doc = json.loads(data)
     except RecursionError:

@@ -33,6 +33,37 @@ def test_the_iterative_parser_agrees_with_json_loads(doc: Any, limit: int, prett
     assert _Parser(text, limit).document() == cap_depth(json.loads(text), limit)
 
 
+@given(documents, st.booleans())
+def test_loads_reads_what_json_loads_reads(doc: Any, ascii_only: bool) -> None:
+    """orjson parses first: same values, same types (1 is not 1.0), same order, for any
+    document, as text or as UTF-8 bytes."""
+    text = json.dumps(doc, ensure_ascii=ascii_only)
+    expected = json.dumps(json.loads(text))
+    assert json.dumps(jsonsafe.loads(text)) == expected
+    assert json.dumps(jsonsafe.loads(text.encode("utf-8", "surrogatepass"))) == expected
+
+
+@pytest.mark.parametrize("data", [
+    b"18446744073709551616", b"-9223372036854775809", b"123456789012345678901234567890",
+    b"18446744073709551615", b"[1e400, -1e400, 1.7976931348623157e309]", b"NaN", b"[Infinity]",
+    b'"\\ud800"', b'"\\udc00x"', b'"\xed\xa0\x80"', b'\xef\xbb\xbf{"a": 1}',
+    '{"a": "\u00e9"}'.encode("utf-16"), '{"a": "\u00e9"}'.encode("utf-32"), b'"\xff"',
+    b'{"a": 1, "b": 2, "a": 3}', b'"a\tb"', b'"a\x7fb"', b"[-0, -0.0, 1.0, 1E2, 5e-324]",
+    b"[01]", b"[1.]", b"[+1]", b'{"a": 1} x', b"[1]\x00", b"[" * 2000 + b"]" * 2000])
+def test_loads_falls_back_to_json_loads_where_orjson_differs(data: bytes) -> None:
+    try:
+        expected: Any = json.dumps(cap_depth(json.loads(data)))
+    except RecursionError:
+        expected = json.dumps(_Parser(data.decode(), MAX_DEPTH).document())
+    except ValueError as exc:
+        expected = type(exc)
+    try:
+        got: Any = json.dumps(jsonsafe.loads(data))
+    except ValueError as exc:
+        got = type(exc)
+    assert got == expected
+
+
 @pytest.mark.parametrize("text", ["", "[", "[1,]", '{"a" 1}', "[1 2]", "{1: 2}", "[1]x", "tru",
                                   '["a]', '{"a": 1,}', "]", "[}", "[" * 3000 + "]" * 2999,
                                   "[" * 3000 + "}" * 3000, "[" * 3000 + '"'])

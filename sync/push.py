@@ -146,15 +146,15 @@ def _touched_roots(plan: Plan) -> dict[str, set[uuid.UUID]]:
         key = tp.st.field_for(tp.st.scope_key) if tp.st.scope_key else None
         if key is None:
             continue
-        values = set()  # distinct first: a push's records share a few roots
-        written = [u for u in tp.upserts if u not in tp.noop] + list(tp.deletes)
-        for uid in written:
-            for source in (tp.upserts.get(uid), tp.existing.get(uid)):
-                value = (source or {}).get(key)
-                if value:
-                    values.add(str(value))
-        if values:
-            touched[name] = {uuid.UUID(v) for v in values}
+        noop, upserts = tp.noop, tp.upserts
+        # Distinct values first: a push's records share a few roots.
+        values = ({clean.get(key) for uid, clean in upserts.items() if uid not in noop}
+                  if noop else {clean.get(key) for clean in upserts.values()})
+        values.update(row.get(key) for uid, row in tp.existing.items()
+                      if uid in tp.deletes or (uid in upserts and uid not in noop))
+        roots = {uuid.UUID(str(v)) for v in values if v}
+        if roots:
+            touched[name] = roots
     return touched
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.orm import Session
 
 from monitor_api.audit.models import AuditEntry
@@ -152,14 +152,16 @@ def _write_pending(session: Session) -> None:
     # previous holder committed), the chain's head and the entries' ids in one round trip.
     prev, ids = session.execute(_HEAD_AND_IDS, {"n": len(pending)}).one()
     prev = prev or GENESIS
+    rows = []
     for item, entry_id in zip(pending, ids, strict=True):
         row = dict(item)
         row["id"] = entry_id
         row["prev_hash"] = prev
         row["hash"] = chain_hash(prev, row)
-        session.add(AuditEntry(**row))
+        rows.append(row)
         prev = row["hash"]
-    session.flush()
+    # A Core insert: no unit of work for rows nothing else in the session holds.
+    session.execute(insert(AuditEntry.__table__), rows)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from monitor_api.auth import hash_token
 from tests.sync.conftest import World, finding_raw, visit_raw
 
 
@@ -215,3 +216,23 @@ def test_concurrent_pushes_of_one_record_never_overwrite_silently(world: World) 
     winner = next(k for k, v in results.items() if v == 200)
     assert world.sql("select title from findings where id = :i",
                      i=finding["id"]).scalar() == winner
+
+
+def test_revisions_name_who_wrote_them(world: World) -> None:
+    """Who wrote a push's revisions (user, device, source) goes once for the whole push: each
+    row, created, updated or deleted, names the pushing device and user."""
+    a, _b, _team, _fac, ta, _tb, _visit, finding = _setup(world)
+    device = world.sql("select id from devices where token_hash = :h",
+                       h=hash_token(ta)).scalar()
+    cur = world.cursor(ta)
+    assert world.push(ta, {"findings": {"updated": [{**finding, "title": "X"}]}},
+                      cur).status_code == 200
+    assert world.push(ta, {"findings": {"deleted": [finding["id"]]}},
+                      world.cursor(ta)).status_code == 200
+    rows = world.sql("select op, before->>'title' b, after->>'title' a, user_id, device_id, "
+                     "source, ignored from sync_revisions where record_id = :i order by id",
+                     i=finding["id"]).all()
+    assert [(r.op, r.b, r.a) for r in rows] == [
+        ("create", None, "Overcrowding"), ("update", "Overcrowding", "X"), ("delete", "X", None)]
+    assert {(str(r.user_id), r.device_id, r.source, r.ignored) for r in rows} == {
+        (str(a.id), device, "sync", None)}

@@ -17,6 +17,7 @@ import gzip
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -95,6 +96,7 @@ def main() -> None:
             proc.wait(10)
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
                        check=False, capture_output=True)
+        shutil.rmtree(tree.parent, ignore_errors=True)
     out: dict[str, Any] = {"base_revision": args.base, "pushes_each": args.pushes,
                            **{side: summary(t) for side, t in times.items()}}
     for side in ("base", "this"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -38,6 +39,24 @@ def _stale_room(h: History, db: Session) -> uuid.UUID:
                .values(floor_area_m2=1.0, occupants=10))
     due.mark(db, [visit.id], followed=False)
     return visit.id
+
+
+@pytest.fixture
+def lone_visit(engine: Engine) -> Iterator[uuid.UUID]:
+    """An id with no visit behind it (recomputing it deletes nothing but its mark), its mark
+    removed after the test: the tests that mark it commit on connections of their own."""
+    visit_id = uuid.uuid4()
+    yield visit_id
+    with engine.begin() as conn:
+        conn.execute(sa.delete(IndicatorsDue.__table__).where(
+            IndicatorsDue.visit_id == visit_id))
+
+
+def _generation(engine: Engine, visit_id: uuid.UUID) -> int | None:
+    """The committed mark's generation (None: not due)."""
+    with Session(engine) as check:
+        row = check.get(IndicatorsDue, visit_id)
+        return None if row is None else row.generation
 
 
 def test_a_read_recomputes_what_is_due_before_it_reads(history: History, db: Session) -> None:
@@ -80,10 +99,11 @@ def test_marks_coalesce_and_keep_the_strictest_follow_up(db: Session) -> None:
     assert (row.generation, row.reuse_follow_up) == (2, False)
 
 
-def test_a_mark_made_while_a_settler_holds_the_visit_survives(engine: Engine) -> None:
+def test_a_mark_made_while_a_settler_holds_the_visit_survives(
+        engine: Engine, lone_visit: uuid.UUID) -> None:
     """The settler locks the mark, recomputes and deletes it; a write marking the same visit
     meanwhile waits, then marks again: what it wrote is recomputed later, never lost."""
-    visit_id = uuid.uuid4()  # no such visit: recomputing it deletes nothing but its mark
+    visit_id = lone_visit
     done = threading.Event()
     errors: list[BaseException] = []
 
@@ -97,29 +117,22 @@ def test_a_mark_made_while_a_settler_holds_the_visit_survives(engine: Engine) ->
         finally:
             done.set()
 
-    try:
-        with Session(engine) as settler:
-            due.mark(settler, [visit_id], followed=False)
-            assert due.settle(settler, [visit_id]) == 1
-            writer = threading.Thread(target=write)
-            writer.start()
-            assert not done.wait(0.5), "the mark did not wait for the settler"
-            settler.commit()
-        assert done.wait(10) and not errors, errors
-        with Session(engine) as check:
-            row = check.get(IndicatorsDue, visit_id)
-            assert row is not None and row.generation == 1
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.delete(IndicatorsDue.__table__).where(
-                IndicatorsDue.visit_id == visit_id))
+    with Session(engine) as settler:
+        due.mark(settler, [visit_id], followed=False)
+        assert due.settle(settler, [visit_id]) == 1
+        writer = threading.Thread(target=write)
+        writer.start()
+        assert not done.wait(0.5), "the mark did not wait for the settler"
+        settler.commit()
+    assert done.wait(10) and not errors, errors
+    assert _generation(engine, visit_id) == 1
 
 
 def test_a_mark_made_during_the_recomputation_survives_without_waiting(
-        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+        engine: Engine, lone_visit: uuid.UUID, monkeypatch: pytest.MonkeyPatch) -> None:
     """A write marks the visit while a settler is recomputing it (after the settler read the
     marks): the write does not wait, and its mark is not deleted with the one recomputed."""
-    visit_id = uuid.uuid4()
+    visit_id = lone_visit
     with Session(engine) as first:
         due.mark(first, [visit_id], followed=False)
         first.commit()
@@ -134,15 +147,8 @@ def test_a_mark_made_during_the_recomputation_survives_without_waiting(
         return real(session, *args, **kw)
 
     monkeypatch.setattr(refresh, "refresh", recompute_while_marked)
-    try:
-        with Session(engine) as settler:
-            assert due.settle(settler, [visit_id]) == 1
-            settler.commit()
-        assert waited and waited[0] < 5  # it would have hung (deadlock) had it waited
-        with Session(engine) as check:
-            row = check.get(IndicatorsDue, visit_id)
-            assert row is not None and row.generation == 2
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.delete(IndicatorsDue.__table__).where(
-                IndicatorsDue.visit_id == visit_id))
+    with Session(engine) as settler:
+        assert due.settle(settler, [visit_id]) == 1
+        settler.commit()
+    assert waited and waited[0] < 5  # it would have hung (deadlock) had it waited
+    assert _generation(engine, visit_id) == 2

@@ -93,13 +93,11 @@ def _convert(field: fields.Field) -> Callable[[Any, Mapping[str, Any]], Any]:
     raise NotCompilable(f"{field.name}: {kind.__name__} is not compiled")
 
 
-def _field_step(name: str, field: fields.Field) -> tuple[Any, ...]:
+def _refuse_remapped(name: str, field: fields.Field) -> None:
+    """NotCompilable for a field read from another key or attribute, or with processors."""
     if field.data_key not in (None, name) or field.attribute not in (None, name) or (
             field.pre_load or field.post_load):
         raise NotCompilable(f"{name}: data_key, attribute or field processors")
-    checks = tuple(_check_value(v) for v in field.validators)
-    default = field.load_default
-    return (name, field.required, field.allow_none, default, _convert(field), checks)
 
 
 def compile_loader(schema: Schema) -> Loader:
@@ -107,19 +105,19 @@ def compile_loader(schema: Schema) -> Loader:
 
     Compiled to one straight-line Python function per schema (a sync push runs it for every
     record): the usual types and validators are tested inline, the rest through the
-    predicates and conversions above. Same decisions as the per-field steps they replace."""
+    predicates and conversions above (`_check_value`, `_convert`), so each decides as they
+    do."""
     hooks = schema._hooks
     if any(hooks[tag] for tag in ("pre_load", "post_load", "validates")):
         raise NotCompilable("load processors or field validators (@validates)")
     fields_ = schema.load_fields
-    for name, f in fields_.items():
-        _field_step(name, f)  # refuses what cannot be exact
     env: dict[str, Any] = {"names": frozenset(fields_), "_DEFER": _DEFER, "missing": missing}
     body = ["def load(data, partial):",
             "    if not names.issuperset(data):",
             "        return None",  # unknown fields: marshmallow's RAISE
             "    out = {}"]
     for i, (name, f) in enumerate(fields_.items()):
+        _refuse_remapped(name, f)  # an unknown field type: `_convert` refuses it below
         env[f"n{i}"] = name
         null = f"out[n{i}] = None" if f.allow_none else "return None"
         body += [f"    if n{i} in data:", f"        v = data[n{i}]", "        if v is None:",

@@ -47,6 +47,7 @@ CHUNK = 200  # visits a background round recomputes in one transaction
 SETTLE_DELAY = 1.0  # seconds the refresher waits after a commit marked visits
 SWEEP_SECONDS = 30.0  # the refresher also looks for marks made by other processes
 
+
 def _written_here(table: sa.Table) -> Any:
     """The table's rows this transaction inserted or updated (every write stamps them; the
     index on change_xid serves: the function is stable and compared directly)."""

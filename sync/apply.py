@@ -21,35 +21,42 @@ if TYPE_CHECKING:
     from sync.push import Plan, TablePlan
 
 
+class NotNew(Exception):
+    """A push applied as new records only (`fresh`) met an id that exists, or one that was
+    deleted: its savepoint must be rolled back and the push run again in full."""
+
+
 def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
                source: str, origin: uuid.UUID | None,
-               pushed_by: uuid.UUID | None = None) -> dict[str, dict[str, int]]:
+               pushed_by: uuid.UUID | None = None, fresh: bool = False
+               ) -> dict[str, dict[str, int]]:
     """Write every accepted change: parents first for upserts, children first for deletes.
 
     Every INSERT and UPDATE of the push and their revisions go in one statement (a WITH of
     data-modifying statements, each fed by one JSON parameter): one round trip whatever
     the number of tables. Foreign keys are checked at the end of that statement, so
     children may come with their parents. Deletes (rare) follow, children first.
-    `pushed_by`: the device whose push this is (remembered in the same statement)."""
+    `pushed_by`: the device whose push this is (remembered in the same statement).
+
+    `fresh`: no existing row was looked for (a push of created records only): the primary
+    keys check that the ids are new, the same statement checks that none was deleted on
+    the server and supersedes this user's pending rejections of them; either check failing
+    raises NotNew (the statement's effects must then be rolled back)."""
     history: list[dict[str, Any]] = []
     counts: dict[str, dict[str, int]] = {}
-    writes: list[tuple[str, str]] = []  # (SQL fed by :rows<i>, its JSON)
+    writes: list[tuple[str, str, str | None]] = []  # (SQL fed by :rows<i>, its JSON, table)
     for st in registry.tables:
         tp = plan.tables.get(st.name)
         if tp is not None:
-            counts[st.name] = _upsert(session, tp, history, origin, writes)
-    by: dict[str, str | None] = {}  # who wrote the revisions (_REVISION_ROWS), if any
+            counts[st.name] = _upsert(session, tp, history, origin, writes, fresh)
+    params: dict[str, str | None] = {}  # besides the rows
     if history:
-        writes.append((_REVISION_ROWS, _json(history)))
-        by, history = _by(actor, source), []
+        writes.append((_REVISION_ROWS, _json(history), None))
+        params, history = _by(actor, source), []
     if pushed_by is not None:
-        writes.append((_PUSHED, str(pushed_by)))
+        writes.append((_PUSHED, str(pushed_by), None))
     if writes:
-        *first, (last, _) = [(sql.replace(":rows", f":rows{i}"), data)
-                             for i, (sql, data) in enumerate(writes)]
-        ctes = ", ".join(f"w{i} as ({sql})" for i, (sql, _) in enumerate(first))
-        session.execute(sa.text(f"with {ctes} {last}" if ctes else last),
-                        {**by, **{f"rows{i}": data for i, (_, data) in enumerate(writes)}})
+        _write(session, writes, params, actor if fresh else None)
     for st in reversed(registry.tables):
         tp = plan.tables.get(st.name)
         if tp is not None and tp.deletes:
@@ -57,6 +64,45 @@ def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
     if history:
         session.execute(sa.text(_REVISION_ROWS), {**_by(actor, source), "rows": _json(history)})
     return {k: v for k, v in counts.items() if any(v.values())}
+
+
+def _write(session: Session, writes: list[tuple[str, str, str | None]],
+           params: dict[str, str | None], fresh_for: Actor | None) -> None:
+    """Run the writes as one statement; with `fresh_for`, the checks of a fresh push too
+    (by the ids its inserts return)."""
+    ctes = [(f"w{i}", sql.replace(":rows", f":rows{i}")) for i, (sql, _, _) in enumerate(writes)]
+    params = {**params, **{f"rows{i}": data for i, (_, data, _) in enumerate(writes)}}
+    # Table names come from the registry, never a client.
+    new = [f"select cast('{table}' as text) as t, id from w{i}"  # noqa: S608
+           for i, (_, _, table) in enumerate(writes) if table]
+    if fresh_for is None or not new:
+        fresh_for = None
+        *ctes, (_, last) = ctes
+    else:
+        ctes += [("fresh", " union all ".join(new)), ("superseded", _SUPERSEDE_FRESH)]
+        last = _DELETED_BEFORE
+        params.update(sup_user=_text(fresh_for.user_id), why=_SUPERSEDED)
+    sql = ", ".join(f"{name} as ({cte})" for name, cte in ctes)
+    try:
+        result = session.execute(sa.text(f"with {sql} {last}" if ctes else last), params)
+    except sa.exc.IntegrityError as exc:
+        if fresh_for is not None and getattr(exc.orig, "sqlstate", None) == "23505":
+            raise NotNew from exc  # an id exists (a resend, or another team's record)
+        raise
+    if fresh_for is not None and result.scalar():
+        raise NotNew
+
+
+# A fresh push: were any of its ids deleted on the server (the rows are gone, the tombstones
+# stay)? And the user's pending rejections of records accepted now are superseded.
+_DELETED_BEFORE = ("select exists (select 1 from fresh f join sync_tombstones d"
+                   " on d.table_name = f.t and d.record_id = f.id)")
+_SUPERSEDE_FRESH = (
+    "update sync_quarantine q set status = 'superseded', resolved_at = now(),"
+    " resolution = cast(:why as jsonb) from fresh f where q.status = 'pending'"
+    " and q.user_id = cast(:sup_user as uuid) and q.table_name = f.t"
+    " and q.record_id = cast(f.id as text)")
+_SUPERSEDED = json.dumps({"reason": "a later version of this record was accepted"})
 
 
 # Only `ignored` needs `storable`: known values passed `sync.values.problem` and the
@@ -103,7 +149,8 @@ def _text(value: uuid.UUID | None) -> str | None:
 
 
 def _upsert(session: Session, tp: TablePlan, history: list[dict[str, Any]],
-            origin: uuid.UUID | None, writes: list[tuple[str, str]]) -> dict[str, int]:
+            origin: uuid.UUID | None, writes: list[tuple[str, str, str | None]],
+            fresh: bool) -> dict[str, int]:
     st = tp.st
     inserts: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
@@ -134,7 +181,8 @@ def _upsert(session: Session, tp: TablePlan, history: list[dict[str, Any]],
             n_new += 1
     for group, insert in ((inserts, True), (updates, False)):
         for cols, rows in group.items():
-            writes.append((_bulk(session, st.table, cols, insert), _json(rows)))
+            writes.append((_bulk(session, st.table, cols, insert, fresh), _json(rows),
+                           st.name if insert else None))
     return {"created": n_new, "updated": n_upd, "deleted": 0}
 
 
@@ -149,12 +197,14 @@ def _columns(known: dict[tuple[str, ...], tuple[str, ...]], values: dict[str, An
     return cols
 
 
-def _bulk(session: Session, table: sa.Table, cols: tuple[str, ...], insert: bool) -> str:
-    return _bulk_sql(session.get_bind().dialect, table, cols, insert)
+def _bulk(session: Session, table: sa.Table, cols: tuple[str, ...], insert: bool,
+          returning: bool) -> str:
+    return _bulk_sql(session.get_bind().dialect, table, cols, insert, returning)
 
 
 @lru_cache(maxsize=512)
-def _bulk_sql(dialect: Any, table: sa.Table, cols: tuple[str, ...], insert: bool) -> str:
+def _bulk_sql(dialect: Any, table: sa.Table, cols: tuple[str, ...], insert: bool,
+              returning: bool = False) -> str:
     """One INSERT or UPDATE for many rows, fed by one JSON parameter (jsonb_to_recordset):
     far fewer round trips than a statement per row; PostgreSQL parses each value with its
     column type's input function (geography EWKT, timestamptz, json ...). JSON columns are
@@ -171,7 +221,8 @@ def _bulk_sql(dialect: Any, table: sa.Table, cols: tuple[str, ...], insert: bool
     if insert:
         names = ", ".join(f'"{c}"' for c in cols)
         picks = ", ".join(value(c) for c in cols)
-        return f'insert into "{table.name}" ({names}) select {picks} from {source}'  # noqa: S608
+        back = ' returning "id"' if returning else ""
+        return f'insert into "{table.name}" ({names}) select {picks} from {source}{back}'  # noqa: S608
     sets = ", ".join(f'"{c}" = {value(c)}' for c in cols if c != "id")
     return f'update "{table.name}" as t set {sets} from {source} where t.id = r.id'  # noqa: S608
 
@@ -220,4 +271,4 @@ def supersede_quarantined(session: Session, actor: Actor, plan: Plan) -> None:
         return
     session.execute(_SUPERSEDE, {
         "tables": [t for t, _ in pairs], "ids": [i for _, i in pairs], "user": actor.user_id,
-        "why": json.dumps({"reason": "a later version of this record was accepted"})})
+        "why": _SUPERSEDED})

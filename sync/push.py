@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,8 @@ class Plan:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     # (table, id) of records this user pushed before that wait in the quarantine.
     pending: set[tuple[str, uuid.UUID]] = field(default_factory=set)
+    # Every record came in a `created` list (no `updated`, no `deleted`).
+    created_only: bool = True
 
     def reject(self, table: str, rid: Any, errors: Any, raw: Any, op: str) -> None:
         self.rejected.append({"table": table, "id": None if rid is None else str(rid),
@@ -75,12 +78,19 @@ def body_hash(body: bytes) -> str:
 
 
 def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
-         cursor: int | None, max_records: int, key: str | None = None,
-         request_hash: str = "", source: str = "sync", force: bool = False,
-         keep_rejects: bool = True, origin: uuid.UUID | None = None) -> dict[str, Any]:
+         cursor: int | Callable[[], int | None] | None, max_records: int,
+         key: str | None = None, request_hash: str = "", source: str = "sync",
+         force: bool = False, keep_rejects: bool = True, origin: uuid.UUID | None = None,
+         assume_new: bool = False) -> dict[str, Any]:
     """Apply a push in the caller's transaction; returns the 200 body or raises SyncError.
 
-    `origin` is the device recorded as having created new rows (default: the actor's)."""
+    `origin` is the device recorded as having created new rows (default: the actor's).
+    `cursor` may be a function, called only when the push needs it (to find conflicts).
+
+    `assume_new`: a push whose records all come in `created` lists (a phone's new records,
+    the usual push) skips looking for existing rows: its write finds out (primary keys,
+    tombstones). If one exists or was deleted, NotNew is raised and the caller rolls its
+    savepoint back and pushes again without `assume_new` (the full path decides)."""
     if key and actor.device_id is not None:
         stored = _stored(session, actor.device_id, key)
         if stored is not None:
@@ -89,21 +99,25 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
                                 "This Idempotency-Key was used for a different request.")
             return dict(stored.body)
     plan = parse(registry, changes, max_records)
-    if cursor is not None and cursor > horizon(session):
-        cursor = None  # not a cursor we issued: treat every server change as unseen
-    checks.load_existing(session, registry, actor, plan)
+    fresh = assume_new and plan.created_only
+    since = None
+    if not fresh:
+        since = cursor() if callable(cursor) else cursor
+        if since is not None and since > horizon(session):
+            since = None  # not a cursor we issued: treat every server change as unseen
+        checks.load_existing(session, registry, actor, plan)
     checks.validate(plan)
     checks.check_inserts(session, actor, plan)  # before references: a refused parent refuses kids
     checks.check_references(session, registry, actor, plan)
-    if not force:
-        conflicts = checks.conflicts(session, actor, plan, cursor)
+    if not force and not fresh:  # a fresh push has no existing record to conflict with
+        conflicts = checks.conflicts(session, actor, plan, since)
         if conflicts:
             raise SyncError(409, "sync-conflict",
                             f"{len(conflicts)} record(s) changed on the server since your last "
                             "pull; pull, then push again.", conflicts=conflicts)
     counts = apply_plan(session, registry, actor, plan, source,
                         origin if origin is not None else actor.device_id,
-                        pushed_by=actor.device_id if source == "sync" else None)
+                        pushed_by=actor.device_id if source == "sync" else None, fresh=fresh)
     if registry.on_change is not None and counts:
         registry.on_change(session, _touched_roots(plan))
     supersede_quarantined(session, actor, plan)
@@ -187,6 +201,8 @@ def parse(registry: Registry, changes: Any, max_records: int) -> Plan:
                "This table is pull-only; it cannot be pushed." if not st.push else None)
         records = group.get("created", []) + group.get("updated", [])
         deletes = group.get("deleted", [])
+        if group.get("updated") or deletes:
+            plan.created_only = False
         if why or st is None:
             for rec in records:
                 rid = rec.get("id") if isinstance(rec, dict) else None

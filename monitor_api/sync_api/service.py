@@ -117,14 +117,22 @@ def push_changes(session: Session, principal: Principal, *, settings: Settings,
         raise ValidationFailed("Idempotency-Key must be 1 to 200 characters.",
                                errors={"Idempotency-Key": ["1 to 200 characters."]})
     request_hash = sync.push_body_hash(body + f"|{cursor}".encode())
+
+    def attempt(assume_new: bool) -> dict[str, Any]:
+        return sync.push(session, registry(), actor_of(principal), changes,
+                         cursor=lambda: cursors.to_internal(session, cursor),
+                         max_records=settings.sync_max_push_records, key=idempotency_key,
+                         request_hash=request_hash, assume_new=assume_new)
+
     try:
         # Concurrent pushes lock rows in one order, but a deadlock with another writer
         # (REST, review) is still possible: the push is run again (a savepoint), not lost.
-        result = retrying(session, lambda: sync.push(
-            session, registry(), actor_of(principal), changes,
-            cursor=cursors.to_internal(session, cursor),
-            max_records=settings.sync_max_push_records, key=idempotency_key,
-            request_hash=request_hash))
+        # New records are written without looking for existing rows first; if one exists
+        # after all (a resend), that savepoint is rolled back and the push runs in full.
+        try:
+            result = retrying(session, lambda: attempt(True))
+        except sync.NotNew:
+            result = retrying(session, lambda: attempt(False))
     except sync.SyncError as exc:
         metrics.count_push(None, conflicts=len(exc.extra.get("conflicts") or ()))
         raise _map(exc) from None

@@ -236,3 +236,74 @@ def test_revisions_name_who_wrote_them(world: World) -> None:
         ("create", None, "Overcrowding"), ("update", "Overcrowding", "X"), ("delete", "X", None)]
     assert {(str(r.user_id), r.device_id, r.source, r.ignored) for r in rows} == {
         (str(a.id), device, "sync", None)}
+
+
+def test_created_records_are_written_without_a_probe_unless_one_exists(world: World) -> None:
+    """A push of `created` records only is written without first looking for existing rows;
+    an id that exists after all (a resend, another team's record) or was deleted on the
+    server rolls that attempt back and the push runs in full: same answers as ever."""
+    from collections.abc import Iterator
+    from contextlib import contextmanager
+
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Engine
+
+    a, _b, _team, fac, ta, _tb, visit, finding = _setup(world)
+    cur = world.cursor(ta)
+
+    @contextmanager
+    def probes() -> Iterator[list[str]]:
+        """The statements that read tombstones (the probe does, and a fresh write does)."""
+        seen: list[str] = []
+
+        def listen(_c: object, _cur: object, stmt: str, *_rest: object) -> None:
+            if "sync_tombstones" in stmt:
+                seen.append(stmt)
+
+        sa.event.listen(Engine, "before_cursor_execute", listen)
+        try:
+            yield seen
+        finally:
+            sa.event.remove(Engine, "before_cursor_execute", listen)
+
+    def revisions(rid: str) -> list[str]:
+        return [r.op for r in world.sql("select op from sync_revisions where record_id = :i "
+                                        "order by id", i=rid)]
+
+    new = finding_raw(visit["id"], title="New")
+    with probes() as seen:
+        resp = world.push(ta, {"findings": {"created": [new]}}, cur)
+    assert resp.status_code == 200 and resp.json()["rejected"] == [], resp.text
+    assert len(seen) == 1 and seen[0].lstrip().startswith("with w0")  # the write alone
+    # A resend of a created record (its answer was lost, no Idempotency-Key) beside a new
+    # one: the first attempt's writes are rolled back, the full path finds the replay.
+    again = finding_raw(visit["id"], title="Again")
+    with probes() as seen:
+        resp = world.push(ta, {"findings": {"created": [finding, again]}}, cur)
+    assert resp.status_code == 200 and resp.json()["rejected"] == [], resp.text
+    # The fresh write (refused), then the full path's probe (its write reads no tombstone).
+    assert len(seen) == 2 and not seen[1].lstrip().startswith("with w0")
+    assert resp.json()["applied"] == {"findings": {"created": 1, "updated": 0, "deleted": 0}}
+    assert revisions(finding["id"]) == ["create"] and revisions(again["id"]) == ["create"]
+    # An id deleted on the server is refused, not resurrected; the others are written.
+    assert world.push(ta, {"findings": {"deleted": [new["id"]]}},
+                      world.cursor(ta)).status_code == 200
+    more = finding_raw(visit["id"], title="More")
+    resp = world.push(ta, {"findings": {"created": [new, more]}}, cur)
+    assert resp.json()["experimentalRejectedIds"] == {"findings": [new["id"]]}, resp.text
+    assert "deleted on the server" in json.dumps(resp.json()["rejected"])
+    assert world.sql("select count(*) from findings where id = :i", i=new["id"]).scalar() == 0
+    assert revisions(more["id"]) == ["create"] and revisions(new["id"]) == ["create", "delete"]
+    # Another team's record under a created id is neither overwritten nor revealed.
+    c = world.user()
+    world.team(c)
+    tc = world.device(c)
+    theirs = visit_raw(fac)
+    resp = world.push(tc, {"visits": {"created": [theirs]}}, world.cursor(tc))
+    assert resp.status_code == 200, resp.text
+    resp = world.push(ta, {"visits": {"created": [{**theirs, "summary": "mine now"}]}}, cur)
+    assert resp.json()["experimentalRejectedIds"] == {"visits": [theirs["id"]]}, resp.text
+    assert "cannot write" in json.dumps(resp.json()["rejected"])
+    assert world.sql("select summary from visits where id = :i", i=theirs["id"]).scalar() is None
+    assert str(a.id) not in {str(r.user_id) for r in world.sql(
+        "select user_id from sync_revisions where record_id = :i", i=theirs["id"])}

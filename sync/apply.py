@@ -49,10 +49,12 @@ def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
         tp = plan.tables.get(st.name)
         if tp is not None:
             counts[st.name] = _upsert(session, tp, history, origin, writes, fresh)
-    params: dict[str, str | None] = {}  # besides the rows
+    # Besides the rows: the device new rows name as their origin (one value for all).
+    params: dict[str, str | None] = {"origin": _text(origin)}
     if history:
         writes.append((_REVISION_ROWS, _json(history), None))
-        params, history = _by(actor, source), []
+        params.update(_by(actor, source))
+        history = []
     if pushed_by is not None:
         writes.append((_PUSHED, str(pushed_by), None))
     if writes:
@@ -155,7 +157,8 @@ def _upsert(session: Session, tp: TablePlan, history: list[dict[str, Any]],
     inserts: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     n_new = n_upd = 0
-    made_by = None if origin is None else str(origin)  # JSON-ready: no default= per value
+    # New rows name their origin device: one parameter (:origin), not a value in each row.
+    made_by = st.origin_column if origin is not None else None
     columns: dict[tuple[str, ...], tuple[str, ...]] = {}  # keys as they come -> sorted
     for uid, clean in tp.upserts.items():
         ignored = tp.ignored.get(uid)
@@ -167,23 +170,28 @@ def _upsert(session: Session, tp: TablePlan, history: list[dict[str, Any]],
         values = st.codec.to_db(clean)
         values["id"] = clean["id"]
         if uid in tp.existing:
-            updates[_columns(columns, values)].append(values)
+            updates[_columns(columns, values)].append(_present(values))
             before = tp.existing[uid]
             history.append(_revision(st.name, clean["id"], "update", before,
                                      {**before, **clean}, ignored))
             n_upd += 1
         else:
             values.update(tp.server_values.get(uid, {}))
-            if st.origin_column is not None and made_by is not None:
-                values[st.origin_column] = made_by
-            inserts[_columns(columns, values)].append(values)
+            inserts[_columns(columns, values)].append(_present(values))
             history.append(_revision(st.name, clean["id"], "create", None, clean, ignored))
             n_new += 1
     for group, insert in ((inserts, True), (updates, False)):
         for cols, rows in group.items():
-            writes.append((_bulk(session, st.table, cols, insert, fresh), _json(rows),
-                           st.name if insert else None))
+            writes.append((_bulk(session, st.table, cols, insert, fresh,
+                                 made_by if insert else None),
+                           _json(rows), st.name if insert else None))
     return {"created": n_new, "updated": n_upd, "deleted": 0}
+
+
+def _present(values: dict[str, Any]) -> dict[str, Any]:
+    """A row without its null values: a key left out reads as NULL in jsonb_to_recordset
+    (the statement still names the column), and PostgreSQL parses less JSON."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _columns(known: dict[tuple[str, ...], tuple[str, ...]], values: dict[str, Any]
@@ -198,17 +206,18 @@ def _columns(known: dict[tuple[str, ...], tuple[str, ...]], values: dict[str, An
 
 
 def _bulk(session: Session, table: sa.Table, cols: tuple[str, ...], insert: bool,
-          returning: bool) -> str:
-    return _bulk_sql(session.get_bind().dialect, table, cols, insert, returning)
+          returning: bool, origin_column: str | None) -> str:
+    return _bulk_sql(session.get_bind().dialect, table, cols, insert, returning, origin_column)
 
 
 @lru_cache(maxsize=512)
 def _bulk_sql(dialect: Any, table: sa.Table, cols: tuple[str, ...], insert: bool,
-              returning: bool = False) -> str:
+              returning: bool = False, origin_column: str | None = None) -> str:
     """One INSERT or UPDATE for many rows, fed by one JSON parameter (jsonb_to_recordset):
     far fewer round trips than a statement per row; PostgreSQL parses each value with its
     column type's input function (geography EWKT, timestamptz, json ...). JSON columns are
-    read as text and cast, so a `json` column keeps the pushed text byte for byte."""
+    read as text and cast, so a `json` column keeps the pushed text byte for byte.
+    `origin_column` (inserts): set to the :origin parameter in every row."""
     # Column names come from the registry's fields (to_db drops unknown keys), never a client.
     types = {c: table.c[c].type.compile(dialect=dialect) for c in cols}
     is_json = {c for c in cols if isinstance(table.c[c].type, sa.JSON)}
@@ -221,6 +230,9 @@ def _bulk_sql(dialect: Any, table: sa.Table, cols: tuple[str, ...], insert: bool
     if insert:
         names = ", ".join(f'"{c}"' for c in cols)
         picks = ", ".join(value(c) for c in cols)
+        if origin_column is not None and origin_column not in cols:
+            names += f', "{origin_column}"'
+            picks += f", cast(:origin as {table.c[origin_column].type.compile(dialect=dialect)})"
         back = ' returning "id"' if returning else ""
         return f'insert into "{table.name}" ({names}) select {picks} from {source}{back}'  # noqa: S608
     sets = ", ".join(f'"{c}" = {value(c)}' for c in cols if c != "id")

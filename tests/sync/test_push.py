@@ -275,6 +275,9 @@ def test_created_records_are_written_without_a_probe_unless_one_exists(world: Wo
         resp = world.push(ta, {"findings": {"created": [new]}}, cur)
     assert resp.status_code == 200 and resp.json()["rejected"] == [], resp.text
     assert len(seen) == 1 and seen[0].lstrip().startswith("with w0")  # the write alone
+    device = world.sql("select id from devices where token_hash = :h", h=hash_token(ta)).scalar()
+    assert world.sql("select origin_device_id from findings where id = :i",
+                     i=new["id"]).scalar() == device  # its pulls leave it out as its own
     # A resend of a created record (its answer was lost, no Idempotency-Key) beside a new
     # one: the first attempt's writes are rolled back, the full path finds the replay.
     again = finding_raw(visit["id"], title="Again")

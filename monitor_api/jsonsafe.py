@@ -66,6 +66,9 @@ def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     return cap_depth(doc, max_depth)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def cap_depth(doc: Any, max_depth: int = MAX_DEPTH) -> Any:
     """Replace (in place) every container nested deeper than max_depth by TOO_DEEP."""
     if not isinstance(doc, (list, dict)):
@@ -75,10 +78,12 @@ def cap_depth(doc: Any, max_depth: int = MAX_DEPTH) -> Any:
     stack: list[tuple[Any, int]] = [(doc, 1)]
     while stack:
         node, depth = stack.pop()
-        # The nested containers of a node, in one comprehension: a sync push is thousands
-        # of flat records, each looked at once here.
-        kids = [c for c in (node if isinstance(node, list) else node.values())
-                if isinstance(c, (list, dict)) and c.__class__ is not _TooDeep]
+        values = node if isinstance(node, list) else node.values()
+        # A sync push is thousands of flat records: a node holding only plain scalars is
+        # passed over by one C-level scan of its values' types.
+        if _SCALARS.issuperset(map(type, values)):
+            continue
+        kids = [c for c in values if isinstance(c, (list, dict)) and c.__class__ is not _TooDeep]
         if not kids:
             continue
         if depth < max_depth:

@@ -126,9 +126,8 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
         notes = quarantine_rejects(session, registry, actor, plan.rejected)
     body = _answer(plan, counts, notes)
     if key and actor.device_id is not None:
-        session.execute(sa.insert(idempotency).values(
-            device_id=actor.device_id, key=key, request_hash=request_hash, status=200,
-            body=storable(body)))
+        session.execute(_KEY_KEEP, {"device": actor.device_id, "key": key,
+                                    "hash": request_hash, "body": storable(body)})
     return body
 
 
@@ -172,12 +171,19 @@ def _touched_roots(plan: Plan) -> dict[str, set[uuid.UUID]]:
     return touched
 
 
+# Every push with an Idempotency-Key runs these: built once.
+_KEY_LOCK = sa.text("select pg_advisory_xact_lock(hashtextextended(:k, 7201))")
+_KEY_RESULT = sa.select(idempotency).where(idempotency.c.device_id == sa.bindparam("device"),
+                                           idempotency.c.key == sa.bindparam("key"))
+_KEY_KEEP = sa.insert(idempotency).values(
+    device_id=sa.bindparam("device"), key=sa.bindparam("key"),
+    request_hash=sa.bindparam("hash"), status=200, body=sa.bindparam("body"))
+
+
 def _stored(session: Session, device_id: uuid.UUID, key: str) -> Any:
     # Serialise concurrent retries of one key: the second waits, then sees the stored result.
-    session.execute(sa.text("select pg_advisory_xact_lock(hashtextextended(:k, 7201))"),
-                    {"k": f"{device_id}:{key}"})
-    return session.execute(sa.select(idempotency).where(
-        idempotency.c.device_id == device_id, idempotency.c.key == key)).first()
+    session.execute(_KEY_LOCK, {"k": f"{device_id}:{key}"})
+    return session.execute(_KEY_RESULT, {"device": device_id, "key": key}).first()
 
 
 def parse(registry: Registry, changes: Any, max_records: int) -> Plan:

@@ -179,11 +179,14 @@ def visit_status_by_phone(existing: dict[str, Any] | None,
     return None
 
 
+# Every push of a new visit runs it: built once (its cache key is computed once too).
+_TEAMS_OF = (sa.select(Team.id, Team.lead_id).join(TeamMember, TeamMember.team_id == Team.id)
+             .where(TeamMember.user_id == sa.bindparam("user_id")).order_by(Team.name))
+
+
 def own_team(session: Session, user_id: uuid.UUID) -> uuid.UUID | None:
     """The team a user leads, else their first team by name (None: no team)."""
-    teams = session.execute(
-        sa.select(Team.id, Team.lead_id).join(TeamMember, TeamMember.team_id == Team.id)
-        .where(TeamMember.user_id == user_id).order_by(Team.name)).all()
+    teams = session.execute(_TEAMS_OF, {"user_id": user_id}).all()
     led = [tid for tid, lead in teams if lead == user_id]
     return led[0] if led else teams[0][0] if teams else None
 

@@ -49,6 +49,10 @@ from schemas.common import StrictSchema
 from sync.values import CANONICAL_UUID, parse_json_text
 
 MAX_MS = 2**53 - 1
+# Times (ms since the epoch) the server can keep: years 1 to 9999 (Python's datetime; inside
+# PostgreSQL's timestamptz). Past them a record is rejected, never a 500.
+FIRST_MS = -62_135_596_800_000  # 0001-01-01T00:00:00.000Z
+LAST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 MIME_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic")
 
 
@@ -123,7 +127,7 @@ def ref(required: bool = False) -> fields.Field:
 
 def ms() -> fields.Field:
     return fields.Integer(strict=True, load_default=None, allow_none=True,
-                          validate=validate.Range(min=-MAX_MS, max=MAX_MS))
+                          validate=validate.Range(min=FIRST_MS, max=LAST_MS))
 
 
 def text(max_len: int | None = None, required: bool = False) -> fields.Field:

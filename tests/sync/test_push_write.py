@@ -34,6 +34,30 @@ def test_values_round_trip_exactly(world: World) -> None:
     assert (p["lat"], p["lng"], p["captured_at"]) == (-33.868820, 151.209295, 999)
 
 
+def test_times_the_server_cannot_keep_reject_their_record_alone(world: World) -> None:
+    """Times from year 1 to 9999 are kept to the millisecond; one past them (a phone's
+    clock or arithmetic gone wrong) rejects its record into the quarantine, not the push."""
+    from schemas.sync_records import FIRST_MS, LAST_MS
+
+    user = world.user()
+    world.team(user)
+    token = world.device(user)
+    cursor = world.cursor(token)
+    visit = visit_raw(world.facility(), started_at=FIRST_MS, ended_at=LAST_MS)
+    late = {**visit_raw(world.facility()), "started_at": LAST_MS + 1}
+    early = {**visit_raw(world.facility()), "planned_for": FIRST_MS - 1}
+    far = {**visit_raw(world.facility()), "ended_at": 2**53 - 1}
+    resp = world.push(token, {"visits": {"created": [visit, late, early, far]}}, cursor)
+    assert resp.status_code == 200, resp.text
+    assert sorted(resp.json()["experimentalRejectedIds"]["visits"]) == sorted(
+        r["id"] for r in (late, early, far))
+    kept = {r["id"]: r for r in world.pull(token).json()["changes"]["visits"]["created"]}
+    assert (kept[visit["id"]]["started_at"], kept[visit["id"]]["ended_at"]) == (
+        FIRST_MS, LAST_MS)
+    assert world.sql("select count(*) from sync_quarantine where record_id in (:a, :b, :c)",
+                     a=late["id"], b=early["id"], c=far["id"]).scalar() == 3
+
+
 def test_every_push_records_the_device(world: World) -> None:
     user = world.user()
     world.team(user)

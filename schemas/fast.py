@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, missing, validate
-from marshmallow.error_store import ErrorStore
+from marshmallow.decorators import VALIDATES_SCHEMA
 
 # (raw data, partial) -> the loaded dict, or None: "ask marshmallow".
 Loader = Callable[[Mapping[str, Any], bool], "dict[str, Any] | None"]
@@ -132,15 +132,17 @@ def compile_loader(schema: Schema) -> Loader:
             body += ["    elif not partial:",
                      f"        out[n{i}] = d{i}()" if callable(default) else
                      f"        out[n{i}] = d{i}"]
-    if hooks["validates_schema"]:  # @validates_schema hooks, run as Schema.load runs them
-        env.update(schema=schema, ErrorStore=ErrorStore)
-        body += ["    store = ErrorStore()",
-                 "    for collection in (True, False):",
-                 "        schema._invoke_schema_validators(",
-                 "            error_store=store, pass_collection=collection, data=out,",
-                 "            original_data=data, many=False, partial=partial,",
-                 "            unknown=schema.unknown)",
-                 "    if store.errors:",
+    # @validates_schema hooks, called as Schema.load calls them for one record (those of
+    # the collection first, then the others; each with the loaded dict, the raw data too if
+    # it asks for it); any ValidationError: "ask marshmallow" (it says why).
+    for k, (attr, _many, kwargs) in enumerate(sorted(hooks[VALIDATES_SCHEMA],
+                                                     key=lambda hook: not hook[1])):
+        env[f"h{k}"], env["ValidationError"] = getattr(schema, attr), ValidationError
+        env["unknown"] = schema.unknown
+        given = "out, data" if kwargs.get("pass_original", False) else "out"
+        body += ["    try:",
+                 f"        h{k}({given}, partial=partial, many=False, unknown=unknown)",
+                 "    except ValidationError:",
                  "        return None"]
     body.append("    return out")
     exec("\n".join(body), env)  # noqa: S102 (our own source, built from the schema above)

@@ -160,23 +160,26 @@ def _upsert(session: Session, tp: TablePlan, history: list[dict[str, Any]],
     # New rows name their origin device: one parameter (:origin), not a value in each row.
     made_by = st.origin_column if origin is not None else None
     columns: dict[tuple[str, ...], tuple[str, ...]] = {}  # keys as they come -> sorted
+    # Usually empty (a push of new, well-formed records): then no lookup per record.
+    existing, noop, ignores, server = tp.existing, tp.noop, tp.ignored, tp.server_values
     for uid, clean in tp.upserts.items():
-        ignored = tp.ignored.get(uid)
-        if uid in tp.noop:
+        ignored = ignores.get(uid) if ignores else None
+        if noop and uid in noop:
             if ignored:  # nothing to write, but what the phone sent is kept
-                before = tp.existing[uid]
+                before = existing[uid]
                 history.append(_revision(st.name, uid, "update", before, before, ignored))
             continue
         values = st.codec.to_db(clean)
         values["id"] = clean["id"]
-        if uid in tp.existing:
+        if existing and uid in existing:
             updates[_columns(columns, values)].append(_present(values))
-            before = tp.existing[uid]
+            before = existing[uid]
             history.append(_revision(st.name, clean["id"], "update", before,
                                      {**before, **clean}, ignored))
             n_upd += 1
         else:
-            values.update(tp.server_values.get(uid, {}))
+            if server:
+                values.update(server.get(uid, ()))
             inserts[_columns(columns, values)].append(_present(values))
             history.append(_revision(st.name, clean["id"], "create", None, clean, ignored))
             n_new += 1

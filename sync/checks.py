@@ -104,8 +104,9 @@ def validate(plan: Plan) -> None:
         if st.scope_key and st.scope_key != "id":
             key_field = st.field_for(st.scope_key)
             assert key_field is not None, f"{st.name}: no field holds {st.scope_key}"
+        existing = tp.existing  # empty for a push of new records: no lookup per record
         for uid, known in list(tp.records.items()):
-            exists = uid in tp.existing
+            exists = bool(existing) and uid in existing
             names = tp.edits.get(uid) if exists else None
             data = ({**known} if names is None else
                     {k: v for k, v in known.items() if k in names})
@@ -118,7 +119,8 @@ def validate(plan: Plan) -> None:
                 plan.drop(tp, uid, errors or {"_schema": ["Invalid."]})
                 continue
             clean["id"] = sid
-            refused = st.check(tp.existing.get(uid), clean) if st.check else None
+            refused = st.check(existing.get(uid) if exists else None, clean) if st.check \
+                else None
             if refused:
                 plan.drop(tp, uid, refused)
                 continue

@@ -42,7 +42,7 @@ class TablePlan:
 
     st: SyncTable
     records: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)  # known columns
-    edits: dict[uuid.UUID, set[str] | None] = field(default_factory=dict)  # _changed; None: all
+    edits: dict[uuid.UUID, set[str]] = field(default_factory=dict)  # _changed (else: all)
     originals: dict[uuid.UUID, Any] = field(default_factory=dict)  # as sent
     ignored: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)  # unknown columns
     upserts: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)  # id -> clean raw
@@ -264,8 +264,9 @@ def _parse_record(plan: Plan, tp: TablePlan, rec: Any) -> None:
     changed = rec.get("_changed")
     # WatermelonDB: an "updated" record names the columns edited since the last sync in
     # `_changed`; the other columns are what it last pulled (maybe stale): never written.
-    tp.edits[uid] = (set(changed.split(",")) & set(known)
-                     if rec.get("_status") == "updated" and isinstance(changed, str) else None)
+    # No entry: every column sent is an edit.
+    if rec.get("_status") == "updated" and isinstance(changed, str):
+        tp.edits[uid] = set(changed.split(",")) & set(known)
     tp.records[uid] = known
     tp.originals[uid] = rec
     if unknown:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 import sync
@@ -13,7 +14,7 @@ from monitor_api.audit.service import record
 from monitor_api.auth import Principal
 from monitor_api.backup import cursors
 from monitor_api.config import Settings
-from monitor_api.db import retrying
+from monitor_api.db import is_transient, retrying
 from monitor_api.errors import ApiError, ValidationFailed
 from monitor_api.sync_api.registry import registry
 
@@ -125,13 +126,17 @@ def push_changes(session: Session, principal: Principal, *, settings: Settings,
                          request_hash=request_hash, assume_new=assume_new)
 
     try:
-        # Concurrent pushes lock rows in one order, but a deadlock with another writer
-        # (REST, review) is still possible: the push is run again (a savepoint), not lost.
-        # New records are written without looking for existing rows first; if one exists
-        # after all (a resend), that savepoint is rolled back and the push runs in full.
+        # New records are written without looking for existing rows first, and without a
+        # savepoint: before the push the transaction holds only authentication's bookkeeping
+        # (a device's last-seen time), which may be lost. If an id exists after all (a
+        # resend), or the write lost a race (deadlock), all of it is rolled back and the push
+        # runs in full, in a savepoint run again after a deadlock, never lost.
         try:
-            result = retrying(session, lambda: attempt(True))
-        except sync.NotNew:
+            result = attempt(True)
+        except (sync.NotNew, DBAPIError) as exc:
+            if isinstance(exc, DBAPIError) and not is_transient(exc):
+                raise
+            session.rollback()
             result = retrying(session, lambda: attempt(False))
     except sync.SyncError as exc:
         metrics.count_push(None, conflicts=len(exc.extra.get("conflicts") or ()))

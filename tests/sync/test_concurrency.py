@@ -61,3 +61,38 @@ def test_concurrent_pushes_on_one_visit_never_answer_500(world: World) -> None:
     rows = world.sql("select id::text from room_inspections where visit_id = :v",
                      v=visit["id"]).scalars().all()
     assert sorted(rows) == sorted(created)
+
+
+def test_new_records_pushed_twice_at_once_in_opposite_orders(world: World) -> None:
+    """Two phones push the same new records at once, in opposite orders (a shared export
+    replayed, say): the probe-less first attempts may deadlock on each other's ids or find
+    them taken; either way the push runs again in full. Never a 500, each record once."""
+    a, b = world.user(), world.user()
+    world.team(a, b)
+    ta, tb = world.device(a), world.device(b)
+    visit = visit_raw(world.facility())
+    assert world.push(ta, {"visits": {"created": [visit]}},
+                      world.cursor(ta)).status_code == 200
+    statuses: Counter[int] = Counter()
+
+    def phone(token: str, cursor: int, records: list[dict[str, Any]],
+              start: threading.Barrier) -> None:
+        start.wait()
+        answer = world.push(token, {"findings": {"created": records}}, cursor)
+        statuses[answer.status_code] += 1
+        assert answer.status_code in (200, 409, 503), answer.text
+
+    for _ in range(6):
+        findings = [finding_raw(visit["id"]) for _ in range(40)]
+        start = threading.Barrier(2)
+        threads = [threading.Thread(target=phone, args=(ta, world.cursor(ta), findings, start)),
+                   threading.Thread(target=phone, args=(tb, world.cursor(tb), findings[::-1],
+                                                        start))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        ids = [f["id"] for f in findings]
+        assert world.sql("select count(*) from findings where id = any(cast(:ids as uuid[]))",
+                         ids=ids).scalar() == len(ids)
+    assert statuses[500] == 0 and statuses[200] >= 6, statuses

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from sync.registry import Actor, Registry
+from sync.registry import Actor, Registry, SyncTable
 from sync.store import tombstones
 from sync.values import storable
 
@@ -159,7 +159,8 @@ def _upsert(session: Session, tp: TablePlan, history: list[dict[str, Any]],
     n_new = n_upd = 0
     # New rows name their origin device: one parameter (:origin), not a value in each row.
     made_by = st.origin_column if origin is not None else None
-    columns: dict[tuple[str, ...], tuple[str, ...]] = {}  # keys as they come -> sorted
+    columns: dict[tuple[Any, ...], tuple[str, ...]] = {}  # fields as they come -> columns
+    to_db = st.codec.to_db
     # Usually empty (a push of new, well-formed records): then no lookup per record.
     existing, noop, ignores, server = tp.existing, tp.noop, tp.ignored, tp.server_values
     for uid, clean in tp.upserts.items():
@@ -169,18 +170,19 @@ def _upsert(session: Session, tp: TablePlan, history: list[dict[str, Any]],
                 before = existing[uid]
                 history.append(_revision(st.name, uid, "update", before, before, ignored))
             continue
-        values = st.codec.to_db(clean)
+        values = to_db(clean)  # without its nulls: a key left out reads as NULL
         values["id"] = clean["id"]
         if existing and uid in existing:
-            updates[_columns(columns, values)].append(_present(values))
+            updates[_columns(columns, st, clean, None)].append(values)
             before = existing[uid]
             history.append(_revision(st.name, clean["id"], "update", before,
                                      {**before, **clean}, ignored))
             n_upd += 1
         else:
-            if server:
-                values.update(server.get(uid, ()))
-            inserts[_columns(columns, values)].append(_present(values))
+            extra = server.get(uid) if server else None
+            if extra:
+                values.update(extra)
+            inserts[_columns(columns, st, clean, extra)].append(values)
             history.append(_revision(st.name, clean["id"], "create", None, clean, ignored))
             n_new += 1
     for group, insert in ((inserts, True), (updates, False)):
@@ -191,20 +193,15 @@ def _upsert(session: Session, tp: TablePlan, history: list[dict[str, Any]],
     return {"created": n_new, "updated": n_upd, "deleted": 0}
 
 
-def _present(values: dict[str, Any]) -> dict[str, Any]:
-    """A row without its null values: a key left out reads as NULL in jsonb_to_recordset
-    (the statement still names the column), and PostgreSQL parses less JSON."""
-    return {k: v for k, v in values.items() if v is not None}
-
-
-def _columns(known: dict[tuple[str, ...], tuple[str, ...]], values: dict[str, Any]
-             ) -> tuple[str, ...]:
-    """The row's columns in sorted order (one statement per set of columns); rows of one
-    push mostly share their key order, so each order is sorted once."""
-    keys = tuple(values)
-    cols = known.get(keys)
+def _columns(known: dict[tuple[Any, ...], tuple[str, ...]], st: SyncTable,
+             clean: dict[str, Any], extra: dict[str, Any] | None) -> tuple[str, ...]:
+    """The sorted columns a row of these fields (and server values) fills, nulls included:
+    one statement per set of columns; rows of one push mostly share their key order, so each
+    order is looked up once."""
+    key = (tuple(clean), tuple(extra) if extra else ())
+    cols = known.get(key)
     if cols is None:
-        cols = known[keys] = tuple(sorted(keys))
+        cols = known[key] = tuple(sorted(st.codec.columns_of(key[0]) | {"id", *key[1]}))
     return cols
 
 

@@ -70,22 +70,21 @@ _INLINE = {
 def _compile_to_db(fields: tuple[Field, ...], point: str | None
                    ) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     """`to_db` for these fields as one straight-line function (a push converts thousands of
-    records): column values for the fields present in the raw record, each as
-    `to_db_value` gives it (None stays None); lat/lng become one point (EWKT), None unless
-    both are given."""
+    records): column values for the fields present in the raw record and not null, each as
+    `to_db_value` gives it; lat/lng become one point (EWKT) when both are given. A null is
+    left out: the bulk write still names its column (`Codec.columns_of`) and reads a
+    missing key as NULL."""
     lines = ["def to_db(raw):", "    out = {}"]
     for f in fields:
         if f.kind in ("lat", "lng"):
             continue
-        lines += [f"    if {f.name!r} in raw:", f"        v = raw[{f.name!r}]"]
         inline = _INLINE.get(f.kind)
-        lines.append(f"        out[{f.db!r}] = v" if inline is None else
-                     f"        out[{f.db!r}] = None if v is None else {inline}")
+        lines += [f"    v = raw.get({f.name!r})", "    if v is not None:",
+                  f"        out[{f.db!r}] = {'v' if inline is None else inline}"]
     if point:
-        lines += ["    if 'lat' in raw or 'lng' in raw:",
-                  "        lat, lng = raw.get('lat'), raw.get('lng')",
-                  f"        out[{point!r}] = (None if lat is None or lng is None else",
-                  "            f'SRID=4326;POINT({float(lng)!r} {float(lat)!r})')"]
+        lines += ["    lat, lng = raw.get('lat'), raw.get('lng')",
+                  "    if lat is not None and lng is not None:",
+                  f"        out[{point!r}] = f'SRID=4326;POINT({{float(lng)!r}} {{float(lat)!r}})'"]
     lines.append("    return out")
     scope = {"EPOCH": EPOCH, "MS": MS, "json_text": json_text, "_to_db_value": to_db_value}
     exec("\n".join(lines), scope)  # noqa: S102 (field names come from the registry's columns)
@@ -113,6 +112,15 @@ class Codec:
         self.by_name = {f.name: f for f in fields}
         self.point = next((f.db for f in fields if f.kind in ("lat", "lng")), None)
         self.to_db = _compile_to_db(fields, self.point)
+        self._columns: dict[tuple[str, ...], frozenset[str]] = {}
+
+    def columns_of(self, names: tuple[str, ...]) -> frozenset[str]:
+        """The columns a raw record with these fields writes, null or not (cached)."""
+        cols = self._columns.get(names)
+        if cols is None:
+            cols = self._columns[names] = frozenset(  # lat and lng: their point column
+                f.db for name in names if (f := self.by_name.get(name)) is not None)
+        return cols
 
     def to_raw(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """A row selected by `SyncTable.columns()` (already in raw form) as a raw record."""

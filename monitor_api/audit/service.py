@@ -23,7 +23,9 @@ from monitor_api.audit.models import AuditEntry
 from monitor_api.db import utcnow
 
 GENESIS = "0" * 64
-AUDIT_LOCK_KEY = 7_201_100_001  # pg_advisory_xact_lock key reserved for the audit chain
+# pg_advisory_xact_lock key reserved for the audit chain (taken by audit_chain_head,
+# migration 0016).
+AUDIT_LOCK_KEY = 7_201_100_001
 
 
 @dataclass(frozen=True)
@@ -136,9 +138,10 @@ def chain_hash(prev_hash: str, row: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical(row)).encode()).hexdigest()
 
 
-_HEAD_AND_IDS = text(
-    "select (select hash from audit_log order by id desc limit 1), array(select"
-    " nextval(pg_get_serial_sequence('audit_log', 'id')) from generate_series(1, :n))")
+# The chain's lock, then its head and the entries' ids, in one round trip: the function
+# (migration 0016) reads after taking the lock with a snapshot of its own, so it sees the
+# entry the previous holder committed.
+_HEAD_AND_IDS = text("select head, ids from audit_chain_head(:n)")
 
 
 @event.listens_for(Session, "before_commit")
@@ -147,9 +150,6 @@ def _write_pending(session: Session) -> None:
     if not pending:
         return
     session.flush()
-    session.execute(text("select pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
-    # After the lock (its own statement: this one's snapshot must see the last entry the
-    # previous holder committed), the chain's head and the entries' ids in one round trip.
     prev, ids = session.execute(_HEAD_AND_IDS, {"n": len(pending)}).one()
     prev = prev or GENESIS
     rows = []

@@ -182,3 +182,25 @@ def test_concurrent_commits_keep_one_chain(database_url: str) -> None:
                     assert b["k"] == a["k"] + 1
         finally:
             engine.dispose()
+
+
+def test_the_chain_head_waits_for_the_chain_lock(database_url: str) -> None:
+    """audit_chain_head (migration 0016) takes the lock reserved for the chain: while another
+    transaction holds it, reading the head waits."""
+    from sqlalchemy import create_engine
+
+    from monitor_api.audit.service import AUDIT_LOCK_KEY
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as holder, engine.connect() as reader:
+            holder.execute(text("select pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
+            reader.execute(text("set local lock_timeout = '200ms'"))
+            with pytest.raises(DBAPIError, match="lock timeout"):
+                reader.execute(text("select head, ids from audit_chain_head(1)"))
+            holder.rollback()
+            reader.rollback()
+            assert len(reader.execute(text("select ids from audit_chain_head(2)")).scalar()) == 2
+            reader.rollback()
+    finally:
+        engine.dispose()

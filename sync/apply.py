@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -26,10 +27,15 @@ class NotNew(Exception):
     deleted: its savepoint must be rolled back and the push run again in full."""
 
 
+# One more write for the statement, fed by the push's counts: (SQL fed by :rows, the JSON
+# of its rows for these counts, its other parameters).
+Also = tuple[str, Callable[[dict[str, dict[str, int]]], str], dict[str, Any]]
+
+
 def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
                source: str, origin: uuid.UUID | None,
-               pushed_by: uuid.UUID | None = None, fresh: bool = False
-               ) -> dict[str, dict[str, int]]:
+               pushed_by: uuid.UUID | None = None, fresh: bool = False,
+               also: Also | None = None) -> dict[str, dict[str, int]]:
     """Write every accepted change: parents first for upserts, children first for deletes.
 
     Every INSERT and UPDATE of the push and their revisions go in one statement (a WITH of
@@ -37,6 +43,8 @@ def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
     the number of tables. Foreign keys are checked at the end of that statement, so
     children may come with their parents. Deletes (rare) follow, children first.
     `pushed_by`: the device whose push this is (remembered in the same statement).
+    `also`: one more write in that statement, fed by the counts (they are final there when
+    the push deletes nothing), e.g. the answer kept for an Idempotency-Key.
 
     `fresh`: no existing row was looked for (a push of created records only): the primary
     keys check that the ids are new, the same statement checks that none was deleted on
@@ -52,11 +60,17 @@ def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
     # Besides the rows: the device new rows name as their origin (one value for all).
     params: dict[str, str | None] = {"origin": _text(origin)}
     if history:
-        writes.append((_REVISION_ROWS, _json(history), None))
+        writes.append((_REVISION_ROWS, json_param(history), None))
         params.update(_by(actor, source))
         history = []
     if pushed_by is not None:
         writes.append((_PUSHED, str(pushed_by), None))
+    if also is not None:
+        assert not any(tp.deletes for tp in plan.tables.values()), "counts not final"
+        sql, rows_for, extra = also
+        writes.append((sql, rows_for({k: v for k, v in counts.items() if any(v.values())}),
+                       None))
+        params.update(extra)
     if writes:
         _write(session, writes, params, actor if fresh else None)
     for st in reversed(registry.tables):
@@ -64,7 +78,8 @@ def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
         if tp is not None and tp.deletes:
             counts[st.name]["deleted"] = _delete(session, registry, actor, tp, history)
     if history:
-        session.execute(sa.text(_REVISION_ROWS), {**_by(actor, source), "rows": _json(history)})
+        session.execute(sa.text(_REVISION_ROWS),
+                        {**_by(actor, source), "rows": json_param(history)})
     return {k: v for k, v in counts.items() if any(v.values())}
 
 
@@ -135,7 +150,7 @@ def _revision(table: str, uid: uuid.UUID | str, op: str, before: Any, after: Any
     return row
 
 
-def _json(rows: list[dict[str, Any]]) -> str:
+def json_param(rows: Any) -> str:
     """The rows as one JSON parameter. orjson writes ids and times itself (ISO 8601, which
     PostgreSQL's input functions read); anything it cannot write (a Decimal, an integer
     past 64 bits that a column will refuse) goes through the standard encoder instead."""
@@ -189,7 +204,7 @@ def _upsert(session: Session, tp: TablePlan, history: list[dict[str, Any]],
         for cols, rows in group.items():
             writes.append((_bulk(session, st.table, cols, insert, fresh,
                                  made_by if insert else None),
-                           _json(rows), st.name if insert else None))
+                           json_param(rows), st.name if insert else None))
     return {"created": n_new, "updated": n_upd, "deleted": 0}
 
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from sync import checks
-from sync.apply import apply_plan, supersede_quarantined
+from sync.apply import apply_plan, json_param, supersede_quarantined
 from sync.quarantine import quarantine_rejects
 from sync.registry import Actor, Registry, SyncTable
 from sync.store import horizon, idempotency
@@ -115,9 +115,17 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
             raise SyncError(409, "sync-conflict",
                             f"{len(conflicts)} record(s) changed on the server since your last "
                             "pull; pull, then push again.", conflicts=conflicts)
+    # A fresh push that rejected nothing knows its answer before its write: the answer kept
+    # for its Idempotency-Key goes in the same statement.
+    keep = bool(key) and actor.device_id is not None
+    early = keep and fresh and not plan.rejected
+    also = (_KEY_ROW, lambda counts: json_param(storable(_answer(plan, counts, {}))),
+            {"key_device": str(actor.device_id), "key": key, "key_hash": request_hash}
+            ) if early else None
     counts = apply_plan(session, registry, actor, plan, source,
                         origin if origin is not None else actor.device_id,
-                        pushed_by=actor.device_id if source == "sync" else None, fresh=fresh)
+                        pushed_by=actor.device_id if source == "sync" else None, fresh=fresh,
+                        also=also)
     if registry.on_change is not None and counts:
         registry.on_change(session, _touched_roots(plan))
     supersede_quarantined(session, actor, plan)
@@ -125,7 +133,7 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
     if keep_rejects:
         notes = quarantine_rejects(session, registry, actor, plan.rejected)
     body = _answer(plan, counts, notes)
-    if key and actor.device_id is not None:
+    if keep and not early:
         session.execute(_KEY_KEEP, {"device": actor.device_id, "key": key,
                                     "hash": request_hash, "body": storable(body)})
     return body
@@ -175,6 +183,10 @@ def _touched_roots(plan: Plan) -> dict[str, set[uuid.UUID]]:
 _KEY_LOCK = sa.text("select pg_advisory_xact_lock(hashtextextended(:k, 7201))")
 _KEY_RESULT = sa.select(idempotency).where(idempotency.c.device_id == sa.bindparam("device"),
                                            idempotency.c.key == sa.bindparam("key"))
+# The same row as a write of the push's statement (sync/apply.py), its body fed by :rows.
+_KEY_ROW = ("insert into sync_idempotency (device_id, key, request_hash, status, body) values"
+            " (cast(:key_device as uuid), cast(:key as text), cast(:key_hash as text), 200,"
+            " cast(:rows as jsonb))")
 _KEY_KEEP = sa.insert(idempotency).values(
     device_id=sa.bindparam("device"), key=sa.bindparam("key"),
     request_hash=sa.bindparam("hash"), status=200, body=sa.bindparam("body"))

@@ -97,6 +97,38 @@ def test_idempotency_key_returns_the_first_result(world: World) -> None:
     assert other.status_code == 422
 
 
+def test_a_clean_push_keeps_its_answer_for_its_key_in_its_write(world: World) -> None:
+    """A push of new records that rejects nothing knows its answer before it writes: the
+    answer kept for its Idempotency-Key goes in the write statement, and a retry gets it."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Engine
+
+    _a, _b, _team, fac, ta, _tb, visit, _finding = _setup(world)
+    cur = world.cursor(ta)
+    changes = {"visits": {"created": [{**visit_raw(fac), "app_only": 7}]},
+               "findings": {"created": [finding_raw(visit["id"])]}}
+    statements: list[str] = []
+
+    def listen(_c: object, _cur: object, stmt: str, *_rest: object) -> None:
+        statements.append(stmt)
+
+    sa.event.listen(Engine, "before_cursor_execute", listen)
+    try:
+        first = world.push(ta, changes, cur, **{"Idempotency-Key": "k-early"})
+    finally:
+        sa.event.remove(Engine, "before_cursor_execute", listen)
+    assert first.status_code == 200 and first.json()["rejected"] == [], first.text
+    assert first.json()["ignored_columns"] == {"visits": ["app_only"]}
+    assert not [s for s in statements if s.lstrip().upper().startswith(
+        "INSERT INTO SYNC_IDEMPOTENCY")]  # no statement of its own
+    kept = world.sql("select body from sync_idempotency where key = 'k-early'").scalar()
+    assert kept == first.json()
+    again = world.push(ta, changes, cur, **{"Idempotency-Key": "k-early"})
+    assert again.status_code == 200 and again.json() == first.json()
+    assert world.sql("select count(*) from findings where id = :i",
+                     i=changes["findings"]["created"][0]["id"]).scalar() == 1
+
+
 def test_invalid_records_are_rejected_one_by_one_and_quarantined(world: World) -> None:
     a, _b, _team, fac, ta, _tb, visit, _finding = _setup(world)
     outsider = world.user()

@@ -83,14 +83,14 @@ def test_the_write_parameter_reads_back_as_the_standard_encoder_writes_it() -> N
     from decimal import Decimal
 
     from monitor_api.jsonsafe import TOO_DEEP
-    from sync.apply import _json
+    from sync.apply import json_param
 
     uid = uuid.uuid4()
     rows = [{"id": uid, "at": datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=UTC), "n": None,
              "text": "Камера №3 \u2028", "deep": TOO_DEEP, "f": 0.1, "flag": True}]
-    assert json.loads(_json(rows)) == [{
+    assert json.loads(json_param(rows)) == [{
         "id": str(uid), "at": "2026-01-02T03:04:05.006000+00:00", "n": None,
         "text": "Камера №3 \u2028", "deep": {"$nested_deeper_than": 64}, "f": 0.1,
         "flag": True}]
-    assert json.loads(_json([{"d": Decimal("1.50"), "big": 2**70}])) == [
+    assert json.loads(json_param([{"d": Decimal("1.50"), "big": 2**70}])) == [
         {"d": "1.50", "big": 2**70}]

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 class NotNew(Exception):
     """A push applied as new records only (`fresh`) met an id that exists, or one that was
-    deleted: its savepoint must be rolled back and the push run again in full."""
+    deleted: what it wrote must be rolled back and the push run again in full."""
 
 
 # One more write for the statement, fed by the push's counts: (SQL fed by :rows, the JSON

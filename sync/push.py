@@ -89,8 +89,8 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
 
     `assume_new`: a push whose records all come in `created` lists (a phone's new records,
     the usual push) skips looking for existing rows: its write finds out (primary keys,
-    tombstones). If one exists or was deleted, NotNew is raised and the caller rolls its
-    savepoint back and pushes again without `assume_new` (the full path decides)."""
+    tombstones). If one exists or was deleted, NotNew is raised: the caller rolls back what
+    the attempt wrote and pushes again without `assume_new` (the full path decides)."""
     if key and actor.device_id is not None:
         stored = _stored(session, actor.device_id, key)
         if stored is not None:

@@ -31,22 +31,15 @@ class NotCompilable(Exception):
 
 
 def _check_value(v: validate.Validator | Callable[[Any], Any]) -> Callable[[Any], bool]:
-    """A predicate true when marshmallow's validator `v` accepts the value."""
+    """A predicate true when marshmallow's validator `v` accepts the value (`OneOf`,
+    `Range` and `Length(max=…)` are tested inline by `_inline_value` instead)."""
     kind = type(v)
     if kind is validate.Length and v.equal is None:  # type: ignore[union-attr]
         lo, hi = v.min, v.max  # type: ignore[union-attr]
         return lambda x: (lo is None or len(x) >= lo) and (hi is None or len(x) <= hi)
-    if kind is validate.OneOf:
-        choices = v.choices  # type: ignore[union-attr]
-        return lambda x: x in choices
     if kind is validate.Regexp:
         regex = v.regex  # type: ignore[union-attr]
         return lambda x: regex.match(x) is not None
-    if kind is validate.Range:
-        r: validate.Range = v  # type: ignore[assignment]
-        lo, hi, lo_in, hi_in = r.min, r.max, r.min_inclusive, r.max_inclusive
-        return lambda x: ((lo is None or (x >= lo if lo_in else x > lo))
-                          and (hi is None or (x <= hi if hi_in else x < hi)))
 
     def other(x: Any) -> bool:  # what marshmallow's And does with any other validator
         try:
@@ -58,39 +51,22 @@ def _check_value(v: validate.Validator | Callable[[Any], Any]) -> Callable[[Any]
 
 
 def _convert(field: fields.Field) -> Callable[[Any, Mapping[str, Any]], Any]:
-    """The field's deserialisation of a non-null value, or _DEFER when marshmallow would
-    coerce or refuse it."""
-    kind = type(field)
-    if kind is fields.String:
-        return lambda x, data: x if type(x) is str else _DEFER
-    if kind is fields.Integer and field.strict:  # type: ignore[attr-defined]
-        return lambda x, data: x if type(x) is int else _DEFER
-    if kind is fields.Float and not field.allow_nan:  # type: ignore[attr-defined]
-        def to_float(x: Any, data: Mapping[str, Any]) -> Any:
-            if type(x) is float:
-                return x if math.isfinite(x) else _DEFER
-            if type(x) is int and -(2**1023) < x < 2**1023:
-                return float(x)
-            return _DEFER
-        return to_float
-    if kind is fields.Boolean:
-        return lambda x, data: x if x is True or x is False else _DEFER
-    if isinstance(field, fields.String):  # subclasses (UuidText, JsonText): their own code
-        name = field.name
-        # A subclass may declare the text that deserializes to itself (tested against it).
-        same = getattr(field, "fast_accept", None)
+    """A String subclass's deserialisation (UuidText, JsonText: their own code) of a
+    non-null value, or _DEFER when it refuses it. The plain types (String, strict Integer,
+    Float without NaN, Boolean) are tested inline by `_inline_value`; any other field type
+    is refused."""
+    if not isinstance(field, fields.String):
+        raise NotCompilable(f"{field.name}: {type(field).__name__} is not compiled")
+    name = field.name
 
-        def own(x: Any, data: Mapping[str, Any]) -> Any:
-            if type(x) is not str:
-                return _DEFER
-            if same is not None and same.match(x):
-                return x
-            try:
-                return field._deserialize(x, name, data)
-            except ValidationError:
-                return _DEFER
-        return own
-    raise NotCompilable(f"{field.name}: {kind.__name__} is not compiled")
+    def own(x: Any, data: Mapping[str, Any]) -> Any:
+        if type(x) is not str:
+            return _DEFER
+        try:
+            return field._deserialize(x, name, data)
+        except ValidationError:
+            return _DEFER
+    return own
 
 
 def _refuse_remapped(name: str, field: fields.Field) -> None:
@@ -166,7 +142,8 @@ def _inline_value(i: int, field: fields.Field, env: dict[str, Any]) -> list[str]
                  "elif type(v) is int and -(2**1023) < v < 2**1023:", "    v = float(v)",
                  "else:", "    return None"]
     elif isinstance(field, fields.String) and getattr(field, "fast_accept", None) is not None:
-        # Text that deserializes to itself (e.g. a canonical UUID) is taken as it is.
+        # Text that deserializes to itself (e.g. a canonical UUID, tested against the
+        # subclass's own code) is taken as it is.
         env[f"a{i}"], env[f"c{i}"] = field.fast_accept.match, _convert(field)
         lines = ["if type(v) is not str:", "    return None", f"if a{i}(v) is None:",
                  f"    v = c{i}(v, data)", "    if v is _DEFER:", "        return None"]

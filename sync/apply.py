@@ -68,8 +68,7 @@ def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
     if also is not None:
         assert not any(tp.deletes for tp in plan.tables.values()), "counts not final"
         sql, rows_for, extra = also
-        writes.append((sql, rows_for({k: v for k, v in counts.items() if any(v.values())}),
-                       None))
+        writes.append((sql, rows_for(_applied(counts)), None))
         params.update(extra)
     if writes:
         _write(session, writes, params, actor if fresh else None)
@@ -80,6 +79,11 @@ def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
     if history:
         session.execute(sa.text(_REVISION_ROWS),
                         {**_by(actor, source), "rows": json_param(history)})
+    return _applied(counts)
+
+
+def _applied(counts: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """The counts of the tables the push changed (the answer's `applied`)."""
     return {k: v for k, v in counts.items() if any(v.values())}
 
 
@@ -114,12 +118,21 @@ def _write(session: Session, writes: list[tuple[str, str, str | None]],
 # stay)? And the user's pending rejections of records accepted now are superseded.
 _DELETED_BEFORE = ("select exists (select 1 from fresh f join sync_tombstones d"
                    " on d.table_name = f.t and d.record_id = f.id)")
-_SUPERSEDE_FRESH = (
-    "update sync_quarantine q set status = 'superseded', resolved_at = now(),"
-    " resolution = cast(:why as jsonb) from fresh f where q.status = 'pending'"
-    " and q.user_id = cast(:sup_user as uuid) and q.table_name = f.t"
-    " and q.record_id = cast(f.id as text)")
 _SUPERSEDED = json.dumps({"reason": "a later version of this record was accepted"})
+
+
+def _supersede(accepted: str) -> str:
+    """The user's (:sup_user) pending rejections of records accepted now — `accepted`: rows
+    r(table_name, record_id) — marked superseded (:why)."""
+    # `accepted` is one of the two fragments below, never a client's text.
+    return ("update sync_quarantine q set status = 'superseded', resolved_at = now(),"  # noqa: S608
+            " resolution = cast(:why as jsonb) from " + accepted + " where q.status = 'pending'"
+            " and q.user_id = cast(:sup_user as uuid) and q.table_name = r.table_name"
+            " and q.record_id = r.record_id")
+
+
+_SUPERSEDE_FRESH = _supersede(
+    "(select t as table_name, cast(id as text) as record_id from fresh) as r")
 
 
 # Only `ignored` needs `storable`: known values passed `sync.values.problem` and the
@@ -282,11 +295,8 @@ _PUSHED = (
     " set last_push_xid = excluded.last_push_xid, last_push_at = excluded.last_push_at")
 
 
-_SUPERSEDE = sa.text(
-    "update sync_quarantine q set status = 'superseded', resolved_at = now(),"
-    " resolution = cast(:why as jsonb) from unnest(cast(:tables as text[]),"
-    " cast(:ids as text[])) as r(table_name, record_id) where q.status = 'pending'"
-    " and q.user_id = :user and q.table_name = r.table_name and q.record_id = r.record_id")
+_SUPERSEDE = sa.text(_supersede(
+    "unnest(cast(:tables as text[]), cast(:ids as text[])) as r(table_name, record_id)"))
 
 
 def supersede_quarantined(session: Session, actor: Actor, plan: Plan) -> None:
@@ -297,5 +307,5 @@ def supersede_quarantined(session: Session, actor: Actor, plan: Plan) -> None:
     if not pairs:
         return
     session.execute(_SUPERSEDE, {
-        "tables": [t for t, _ in pairs], "ids": [i for _, i in pairs], "user": actor.user_id,
-        "why": _SUPERSEDED})
+        "tables": [t for t, _ in pairs], "ids": [i for _, i in pairs],
+        "sup_user": _text(actor.user_id), "why": _SUPERSEDED})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import requests
 
 from tests.sync.conftest import World, finding_raw, visit_raw
@@ -20,7 +21,11 @@ def _rows(world: World, record_id: str) -> list[Any]:
                      "order by received_at", r=record_id).all()
 
 
-def test_resends_keep_one_pending_row_and_an_accepted_version_supersedes(world: World) -> None:
+@pytest.mark.parametrize("with_update", [False, True], ids=["created-only", "with-an-update"])
+def test_resends_keep_one_pending_row_and_an_accepted_version_supersedes(
+        world: World, with_update: bool) -> None:
+    """A push of created records only supersedes in its write statement; one that also
+    updates a record takes the full path (sync/apply.py: both from one statement)."""
     coord, mon = world.user("coordinator"), world.user()
     world.team(coord, mon)
     token = world.device(mon)
@@ -37,7 +42,10 @@ def test_resends_keep_one_pending_row_and_an_accepted_version_supersedes(world: 
     assert [r.status for r in _rows(world, bad["id"])] == ["pending", "pending"]
     # The monitor corrects it: accepted, and the pending versions are superseded.
     good = {**bad, "severity": "serious"}
-    resp = world.push(token, {"findings": {"created": [good]}}, cur)
+    changes: dict[str, Any] = {"findings": {"created": [good]}}
+    if with_update:
+        changes["visits"] = {"updated": [{**visit, "summary": "corrected"}]}
+    resp = world.push(token, changes, world.cursor(token) if with_update else cur)
     assert resp.json()["rejected"] == [], resp.text
     assert [r.status for r in _rows(world, bad["id"])] == ["superseded", "superseded"]
     listed = _api(world, world.login(coord), "GET", "/quarantine").json()

@@ -119,9 +119,9 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
     # for its Idempotency-Key goes in the same statement.
     keep = bool(key) and actor.device_id is not None
     early = keep and fresh and not plan.rejected
+    key_params = {"key_device": str(actor.device_id), "key": key, "key_hash": request_hash}
     also = (_KEY_ROW, lambda counts: json_param(storable(_answer(plan, counts, {}))),
-            {"key_device": str(actor.device_id), "key": key, "key_hash": request_hash}
-            ) if early else None
+            key_params) if early else None
     counts = apply_plan(session, registry, actor, plan, source,
                         origin if origin is not None else actor.device_id,
                         pushed_by=actor.device_id if source == "sync" else None, fresh=fresh,
@@ -134,8 +134,7 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
         notes = quarantine_rejects(session, registry, actor, plan.rejected)
     body = _answer(plan, counts, notes)
     if keep and not early:
-        session.execute(_KEY_KEEP, {"device": actor.device_id, "key": key,
-                                    "hash": request_hash, "body": storable(body)})
+        session.execute(_KEY_KEEP, {**key_params, "rows": json_param(storable(body))})
     return body
 
 
@@ -183,13 +182,12 @@ def _touched_roots(plan: Plan) -> dict[str, set[uuid.UUID]]:
 _KEY_LOCK = sa.text("select pg_advisory_xact_lock(hashtextextended(:k, 7201))")
 _KEY_RESULT = sa.select(idempotency).where(idempotency.c.device_id == sa.bindparam("device"),
                                            idempotency.c.key == sa.bindparam("key"))
-# The same row as a write of the push's statement (sync/apply.py), its body fed by :rows.
+# A push's answer kept for its key, its body fed by :rows: a write of the push's statement
+# (sync/apply.py) when the answer is known before it, else a statement of its own.
 _KEY_ROW = ("insert into sync_idempotency (device_id, key, request_hash, status, body) values"
             " (cast(:key_device as uuid), cast(:key as text), cast(:key_hash as text), 200,"
             " cast(:rows as jsonb))")
-_KEY_KEEP = sa.insert(idempotency).values(
-    device_id=sa.bindparam("device"), key=sa.bindparam("key"),
-    request_hash=sa.bindparam("hash"), status=200, body=sa.bindparam("body"))
+_KEY_KEEP = sa.text(_KEY_ROW)
 
 
 def _stored(session: Session, device_id: uuid.UUID, key: str) -> Any:

@@ -72,8 +72,7 @@ def main() -> None:
     servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     try:
         for side, root in (("base", tree), ("this", ROOT)):
-            serving.ROOT = root  # start_server serves the checkout at serving.ROOT
-            servers[side] = serving.start_server(url)
+            servers[side] = serving.start_server(url, root=root)
         http, token = requests.Session(), device_token(engine, user)
         cursor = http.get(servers["this"][1] + "/api/v1/sync",
                           params={"last_pulled_at": "null"},
@@ -90,7 +89,6 @@ def main() -> None:
             if i % 10 == 9:
                 serving.settled(engine)  # the refreshers' work never piles up
     finally:
-        serving.ROOT = ROOT
         for proc, _base in servers.values():
             proc.terminate()
             proc.wait(10)

@@ -19,13 +19,15 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = "monitor_api.app:create_app()"
 
 
-def start_server(url: str, app: str = APP, **env_extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `app` (a gunicorn app spec; modules of the checkout and of bench/ importable) on
-    the database `url`, with extra environment; (process, base URL) once /healthz answers."""
+def start_server(url: str, app: str = APP, root: Path = ROOT,
+                 **env_extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `app` (a gunicorn app spec; modules of the checkout at `root` and of its bench/
+    importable) on the database `url`, with extra environment; (process, base URL) once
+    /healthz answers."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    path = [str(ROOT), str(ROOT / "bench"), os.environ.get("PYTHONPATH", "")]
+    path = [str(root), str(root / "bench"), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "DATABASE_URL": url, "PORT": str(port), "LOG_LEVEL": "WARNING",
            "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2",
            "PYTHONPATH": os.pathsep.join(filter(None, path)),
@@ -36,7 +38,7 @@ def start_server(url: str, app: str = APP, **env_extra: str) -> tuple[subprocess
     # The gunicorn of this interpreter's venv (a worktree may have no .venv of its own).
     proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c",
                              "python:monitor_api.gunicorn_conf", app],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+                            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:

@@ -51,17 +51,21 @@ def apply_plan(session: Session, registry: Registry, actor: Actor, plan: Plan,
     the server and supersedes this user's pending rejections of them; either check failing
     raises NotNew (the statement's effects must then be rolled back)."""
     history: list[dict[str, Any]] = []
+    created: dict[str, list[dict[str, Any]]] = {}  # table -> new records (their revisions)
     counts: dict[str, dict[str, int]] = {}
     writes: list[tuple[str, str, str | None]] = []  # (SQL fed by :rows<i>, its JSON, table)
     for st in registry.tables:
         tp = plan.tables.get(st.name)
         if tp is not None:
-            counts[st.name] = _upsert(session, tp, history, origin, writes, fresh)
+            counts[st.name] = _upsert(session, tp, history, created, origin, writes, fresh)
     # Besides the rows: the device new rows name as their origin (one value for all).
     params: dict[str, str | None] = {"origin": _text(origin)}
+    if created or history:
+        params.update(_by(actor, source))
+    if created:
+        writes.append((_CREATED_REVISIONS, json_param(created), None))
     if history:
         writes.append((_REVISION_ROWS, json_param(history), None))
-        params.update(_by(actor, source))
         history = []
     if pushed_by is not None:
         writes.append((_PUSHED, str(pushed_by), None))
@@ -145,6 +149,13 @@ _REVISION_ROWS = (
     " cast(:rev_user as uuid), cast(:rev_device as uuid), cast(:rev_source as text), r.ignored"
     " from jsonb_to_recordset(cast(:rows as jsonb)) as r(table_name text, record_id uuid,"
     " op text, before jsonb, after jsonb, ignored jsonb)")
+# The usual revisions, of new records that sent no unknown column, fed by {table: [record]}:
+# the record is the revision's `after` and holds its id (a fifth less JSON to read).
+_CREATED_REVISIONS = (
+    "insert into sync_revisions (table_name, record_id, op, after, user_id, device_id, source)"
+    " select t.key, cast(e.value ->> 'id' as uuid), 'create', e.value, cast(:rev_user as uuid),"
+    " cast(:rev_device as uuid), cast(:rev_source as text)"
+    " from jsonb_each(cast(:rows as jsonb)) as t, jsonb_array_elements(t.value) as e")
 
 
 def _by(actor: Actor, source: str) -> dict[str, str | None]:
@@ -179,9 +190,10 @@ def _text(value: uuid.UUID | None) -> str | None:
 
 
 def _upsert(session: Session, tp: TablePlan, history: list[dict[str, Any]],
-            origin: uuid.UUID | None, writes: list[tuple[str, str, str | None]],
-            fresh: bool) -> dict[str, int]:
+            created: dict[str, list[dict[str, Any]]], origin: uuid.UUID | None,
+            writes: list[tuple[str, str, str | None]], fresh: bool) -> dict[str, int]:
     st = tp.st
+    new: list[dict[str, Any]] = []  # revisions of the new records without ignored columns
     inserts: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     n_new = n_upd = 0
@@ -211,8 +223,13 @@ def _upsert(session: Session, tp: TablePlan, history: list[dict[str, Any]],
             if extra:
                 values.update(extra)
             inserts[_columns(columns, st, clean, extra)].append(values)
-            history.append(_revision(st.name, clean["id"], "create", None, clean, ignored))
+            if ignored:
+                history.append(_revision(st.name, clean["id"], "create", None, clean, ignored))
+            else:
+                new.append(clean)
             n_new += 1
+    if new:
+        created[st.name] = new
     for group, insert in ((inserts, True), (updates, False)):
         for cols, rows in group.items():
             writes.append((_bulk(session, st.table, cols, insert, fresh,
@@ -241,16 +258,18 @@ def _bulk(session: Session, table: sa.Table, cols: tuple[str, ...], insert: bool
 @lru_cache(maxsize=512)
 def _bulk_sql(dialect: Any, table: sa.Table, cols: tuple[str, ...], insert: bool,
               returning: bool = False, origin_column: str | None = None) -> str:
-    """One INSERT or UPDATE for many rows, fed by one JSON parameter (jsonb_to_recordset):
+    """One INSERT or UPDATE for many rows, fed by one JSON parameter (json_to_recordset):
     far fewer round trips than a statement per row; PostgreSQL parses each value with its
     column type's input function (geography EWKT, timestamptz, json ...). JSON columns are
-    read as text and cast, so a `json` column keeps the pushed text byte for byte.
+    read as text and cast, so a `json` column keeps the pushed text byte for byte. The
+    parameter is `json`, not `jsonb`: read once as it is scanned, not first converted to a
+    binary document (our own orjson output: no duplicate keys, whose reading would differ).
     `origin_column` (inserts): set to the :origin parameter in every row."""
     # Column names come from the registry's fields (to_db drops unknown keys), never a client.
     types = {c: table.c[c].type.compile(dialect=dialect) for c in cols}
     is_json = {c for c in cols if isinstance(table.c[c].type, sa.JSON)}
     typedef = ", ".join(f'"{c}" {"text" if c in is_json else types[c]}' for c in cols)
-    source = f"jsonb_to_recordset(cast(:rows as jsonb)) as r({typedef})"
+    source = f"json_to_recordset(cast(:rows as json)) as r({typedef})"
 
     def value(c: str) -> str:
         return f'cast(r."{c}" as {types[c]})' if c in is_json else f'r."{c}"'

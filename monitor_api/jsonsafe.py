@@ -51,10 +51,18 @@ def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     or might read differently — NaN/Infinity, lone surrogates, a byte-order mark, UTF-16,
     invalid UTF-8, nesting past 1024, an integer of 19 digits or more — goes to json.loads,
     so the result (or the ValueError) is always json.loads's."""
+    return loads_plain(data, max_depth=max_depth)[0]
+
+
+def loads_plain(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> tuple[Any, bool]:
+    """`loads`, and whether the document's strings and numbers are plain: no string holds a
+    NUL or a lone surrogate, no number is NaN, infinite or an integer of 19 digits or more.
+    True only when orjson read it (it refuses all but the NUL, escaped as \\u0000, which
+    is looked for in the bytes); False says nothing either way."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if _LONG_DIGITS not in raw.translate(_DIGIT_MAP):
         try:
-            return cap_depth(orjson.loads(raw), max_depth)
+            return cap_depth(orjson.loads(raw), max_depth), b"\\u0000" not in raw
         except orjson.JSONDecodeError:
             pass  # json.loads decides, and says why
     try:
@@ -62,8 +70,8 @@ def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     except RecursionError:
         text = data if isinstance(data, str) else data.decode(
             json.detect_encoding(data), "surrogatepass")
-        return _Parser(text, max_depth).document()
-    return cap_depth(doc, max_depth)
+        return _Parser(text, max_depth).document(), False
+    return cap_depth(doc, max_depth), False
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})

@@ -25,6 +25,7 @@ from sync.store import horizon, idempotency
 from sync.values import CANONICAL_UUID, problem, storable
 
 CANONICAL = "Send ids as lowercase canonical UUIDs (8-4-4-4-12 hex digits)."
+_FLAT = frozenset({str, int, float, bool, type(None)})  # a raw record's values' types
 KINDS = ("created", "updated", "deleted")
 
 
@@ -81,7 +82,7 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
          cursor: int | Callable[[], int | None] | None, max_records: int,
          key: str | None = None, request_hash: str = "", source: str = "sync",
          force: bool = False, keep_rejects: bool = True, origin: uuid.UUID | None = None,
-         assume_new: bool = False) -> dict[str, Any]:
+         assume_new: bool = False, plain: bool = False) -> dict[str, Any]:
     """Apply a push in the caller's transaction; returns the 200 body or raises SyncError.
 
     `origin` is the device recorded as having created new rows (default: the actor's).
@@ -90,7 +91,11 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
     `assume_new`: a push whose records all come in `created` lists (a phone's new records,
     the usual push) skips looking for existing rows: its write finds out (primary keys,
     tombstones). If one exists or was deleted, NotNew is raised: the caller rolls back what
-    the attempt wrote and pushes again without `assume_new` (the full path decides)."""
+    the attempt wrote and pushes again without `assume_new` (the full path decides).
+
+    `plain`: no string of `changes` holds a NUL or a lone surrogate and no number is
+    out of range or not finite (the caller's JSON parser knows); its values are then only
+    checked for nesting."""
     if key and actor.device_id is not None:
         stored = _stored(session, actor.device_id, key)
         if stored is not None:
@@ -98,7 +103,7 @@ def push(session: Session, registry: Registry, actor: Actor, changes: Any, *,
                 raise SyncError(422, "validation-error",
                                 "This Idempotency-Key was used for a different request.")
             return dict(stored.body)
-    plan = parse(registry, changes, max_records)
+    plan = parse(registry, changes, max_records, plain)
     fresh = assume_new and plan.created_only
     since = None
     if not fresh:
@@ -196,8 +201,8 @@ def _stored(session: Session, device_id: uuid.UUID, key: str) -> Any:
     return session.execute(_KEY_RESULT, {"device": device_id, "key": key}).first()
 
 
-def parse(registry: Registry, changes: Any, max_records: int) -> Plan:
-    """Shape checks (whole push) and per-record parsing (rejections)."""
+def parse(registry: Registry, changes: Any, max_records: int, plain: bool = False) -> Plan:
+    """Shape checks (whole push) and per-record parsing (rejections); `plain` as in push."""
     if not isinstance(changes, dict):
         raise SyncError(400, "bad-request", "The body must be the changes object.")
     total = 0
@@ -228,7 +233,7 @@ def parse(registry: Registry, changes: Any, max_records: int) -> Plan:
             continue
         tp = plan.tables.setdefault(name, TablePlan(st))
         for rec in records:
-            _parse_record(plan, tp, rec)
+            _parse_record(plan, tp, rec, plain)
         for rid in deletes:
             uid, why = _canonical_uuid(rid)
             if uid is None:
@@ -253,7 +258,7 @@ def _canonical_uuid(value: Any) -> tuple[uuid.UUID | None, str | None]:
     return None, ("Not a valid UUID." if _uuid(value) is None else CANONICAL)
 
 
-def _parse_record(plan: Plan, tp: TablePlan, rec: Any) -> None:
+def _parse_record(plan: Plan, tp: TablePlan, rec: Any, plain: bool) -> None:
     st = tp.st
     rid = rec.get("id") if isinstance(rec, dict) else None
     uid, why = _canonical_uuid(rid)
@@ -267,7 +272,9 @@ def _parse_record(plan: Plan, tp: TablePlan, rec: Any) -> None:
     known = {k: v for k, v in rec.items() if k in pushable}
     unknown = (None if rec.keys() <= st.expected else
                {k: v for k, v in rec.items() if k not in st.expected})
-    errors = {k: [why] for k, v in known.items() if (why := problem(v))}
+    # Plain values can only be refused for nesting: one C-level scan of their types.
+    errors = None if plain and _FLAT.issuperset(map(type, known.values())) else {
+        k: [why] for k, v in known.items() if (why := problem(v))}
     if errors:
         plan.reject(st.name, rid, errors, rec, "upsert")
         return

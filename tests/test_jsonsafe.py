@@ -102,3 +102,51 @@ def test_dumps_bytes_escapes_lone_surrogates_and_keeps_utf8_otherwise() -> None:
     assert jsonsafe.dumps_bytes({"name": "Худжанд"}).decode() == '{"name":"Худжанд"}'
     out = jsonsafe.dumps_bytes({"\ud800": "é"})
     assert out == b'{"\\ud800":"\\u00e9"}' and json.loads(out) == {"\ud800": "é"}
+
+
+wild_scalars = (st.none() | st.booleans() | st.integers() | st.text()
+                | st.floats(allow_nan=True, allow_infinity=True))
+wild_documents = st.recursive(wild_scalars, lambda kids: st.lists(kids, max_size=4)
+                              | st.dictionaries(st.text(max_size=5), kids, max_size=4),
+                              max_leaves=40)
+
+
+def _leaves(doc: Any) -> list[Any]:
+    if isinstance(doc, dict):
+        return [*doc, *(x for v in doc.values() for x in _leaves(v))]
+    if isinstance(doc, list):
+        return [x for v in doc for x in _leaves(v)]
+    return [doc]
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" not in value and not jsonsafe._SURROGATE.search(value)
+    if isinstance(value, float):
+        return value == value and abs(value) != float("inf")
+    if isinstance(value, int):
+        return -(2**63) < value < 2**63
+    return True
+
+
+@given(wild_documents, st.booleans())
+def test_a_plain_document_holds_no_value_a_push_must_refuse(doc: Any, ascii_only: bool) -> None:
+    """`loads_plain` says plain only when no string holds a NUL or a lone surrogate and no
+    number is NaN, infinite or past 64 bits (the push then checks values for nesting only);
+    what it reads is always what `loads` reads. (Not plain says nothing: a run of 19
+    digits, even in a string, sends a document to the stdlib parser.)"""
+    text = json.dumps(doc, ensure_ascii=ascii_only)
+    for data in (text, text.encode("utf-8", "surrogatepass")):
+        got, plain = jsonsafe.loads_plain(data)
+        assert json.dumps(got) == json.dumps(jsonsafe.loads(data))
+        if plain:
+            assert all(map(_plain, _leaves(got))), text
+
+
+@pytest.mark.parametrize(("data", "plain"), [
+    (b'{"a": "caf\xc3\xa9 \\u00e9 \\ud83d\\ude00", "b": [1, 2.5, -1e308, true, null]}', True),
+    (b'{"a": "x\\u0000"}', False), (b'{"a": "\\\\u0000"}', False), (b'{"a": NaN}', False),
+    (b'{"a": 1e400}', False), (b'{"a": "\\ud83d"}', False), (b'{"a": 1000000000000000000}', False),
+    (b'{"a": 999999999999999999}', True), (b'\xef\xbb\xbf{"a": 1}', False)])
+def test_loads_plain_examples(data: bytes, plain: bool) -> None:
+    assert jsonsafe.loads_plain(data)[1] is plain

@@ -71,12 +71,12 @@ class Sync(MethodView):
     def post(self) -> Response:
         """Push local changes in one transaction; invalid records are rejected one by one."""
         settings = current_app.config["SETTINGS"]
-        changes, raw = read_json_body(request, settings.sync_max_body_bytes)
+        changes, raw, plain = read_json_body(request, settings.sync_max_body_bytes)
         body = service.push_changes(
             get_session(), current_principal(), settings=settings,
             last_pulled_at=request.args.get("last_pulled_at"),
             schema_version=request.args.get("schema_version"), changes=changes, body=raw,
-            idempotency_key=request.headers.get("Idempotency-Key"))
+            idempotency_key=request.headers.get("Idempotency-Key"), plain=plain)
         return json_response(request, body)
 
 

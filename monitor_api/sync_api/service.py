@@ -110,8 +110,10 @@ def pull_changes(session: Session, principal: Principal, *, settings: Settings,
 
 def push_changes(session: Session, principal: Principal, *, settings: Settings,
                  last_pulled_at: str | None, schema_version: str | None, changes: Any,
-                 body: bytes, idempotency_key: str | None) -> dict[str, Any]:
-    """Apply one push in the request's transaction (the request commits it)."""
+                 body: bytes, idempotency_key: str | None,
+                 plain: bool = False) -> dict[str, Any]:
+    """Apply one push in the request's transaction (the request commits it). `plain`: the
+    body's strings and numbers need no check (`jsonsafe.loads_plain`)."""
     check_schema_version(schema_version, settings)
     cursor = parse_cursor(last_pulled_at)
     if idempotency_key is not None and not 0 < len(idempotency_key) <= 200:
@@ -123,7 +125,7 @@ def push_changes(session: Session, principal: Principal, *, settings: Settings,
         return sync.push(session, registry(), actor_of(principal), changes,
                          cursor=lambda: cursors.to_internal(session, cursor),
                          max_records=settings.sync_max_push_records, key=idempotency_key,
-                         request_hash=request_hash, assume_new=assume_new)
+                         request_hash=request_hash, assume_new=assume_new, plain=plain)
 
     try:
         # New records are written without looking for existing rows first, and without a

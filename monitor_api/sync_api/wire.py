@@ -20,8 +20,9 @@ GZIP_MIN_BYTES = 1024
 GZIP_LEVEL = 1
 
 
-def read_json_body(request: Request, limit: int) -> tuple[Any, bytes]:
-    """The decoded JSON body and its decompressed bytes; 413 past `limit` decompressed bytes.
+def read_json_body(request: Request, limit: int) -> tuple[Any, bytes, bool]:
+    """The decoded JSON body, its decompressed bytes and whether its strings and numbers are
+    plain (`jsonsafe.loads_plain`); 413 past `limit` decompressed bytes.
 
     Values nested deeper than jsonsafe.MAX_DEPTH come back as jsonsafe.TOO_DEEP (for the
     record validator to reject that one record), never as a RecursionError.
@@ -45,7 +46,8 @@ def read_json_body(request: Request, limit: int) -> tuple[Any, bytes]:
     elif encoding not in ("identity", ""):
         raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; use gzip.")
     try:
-        return jsonsafe.loads(data), data
+        doc, plain = jsonsafe.loads_plain(data)
+        return doc, data, plain
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError("The request body is not valid JSON.", status=400) from exc
 

@@ -151,6 +151,14 @@ BAD_TEXT = {"surrogate": '"title": "Cut emoji \\ud83d"',
             "nested_value": '"title": [[[["x"]]]]'}
 
 
+# What the answer says of each (in its errors).
+WHY = {"surrogate": "surrogate", "nul": "NUL", "nan": "NaN", "infinity": "infinite",
+       "minus_infinity": "infinite", "huge": "infinite", "big_int": "out of range",
+       "nul_in_json_text": "NUL", "nan_in_json_text": "NaN", "surrogate_in_json_text":
+       "surrogate", "deep_json_text": "deeper than 32", "very_deep_json_text": "deeper than 32",
+       "nested_value": "Raw records are flat"}
+
+
 def test_one_bad_record_never_blocks_the_rest(world: World) -> None:
     _mon, token, admin, visit, _finding = _setup(world)
     cur = world.cursor(token)
@@ -193,6 +201,26 @@ def test_one_bad_record_never_blocks_the_rest(world: World) -> None:
     listed = requests.get(f"{world.base}/api/v1/sync/quarantine?per_page=100", timeout=10,
                           headers={"Authorization": f"Bearer {admin}"})
     assert listed.status_code == 200 and listed.json()["meta"]["total"] >= len(ids) + 1
+
+
+def test_each_bad_value_alone_in_a_body_is_refused_alone(world: World) -> None:
+    """A body whose only bad value is a NUL or a nested value is otherwise plain JSON (the
+    push then checks its values for nesting only, sync.push `plain`): each bad value, sent
+    alone beside a good record, still rejects its record and only it."""
+    _mon, token, _admin, visit, _finding = _setup(world)
+    for name, text in BAD_TEXT.items():
+        bad_id, good = str(uuid.uuid4()), finding_raw(visit["id"], title=f"beside {name}")
+        bad = (f'{{"id": "{bad_id}", "visit_id": "{visit["id"]}", "theme": "treatment", '
+               f'"severity": "serious", "title": "t", {text}}}').replace(
+            '"title": "t", "title"', '"title"')
+        body = ('{"findings": {"created": [' + bad + ", " + json.dumps(_wm(good)) + "]}}")
+        resp = world.push(token, None, world.cursor(token), data=body.encode(),
+                          **{"Content-Type": "application/json"})
+        assert resp.status_code == 200, (name, resp.text)
+        answer = resp.json()
+        assert answer["experimentalRejectedIds"] == {"findings": [bad_id]}, (name, answer)
+        assert answer["applied"]["findings"]["created"] == 1, (name, answer)
+        assert WHY[name] in json.dumps(answer["rejected"][0]["errors"]), (name, answer)
 
 
 def test_json_text_comes_back_exactly_as_pushed(world: World) -> None:

@@ -14,12 +14,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from sync.binds import ids_param
 from sync.registry import Actor, Registry, SyncTable
 from sync.store import tombstones
 from sync.values import storable
 
 if TYPE_CHECKING:
-    from sync.push import Plan, TablePlan
+    from sync.push import Id, Plan, TablePlan
 
 
 class NotNew(Exception):
@@ -164,9 +165,9 @@ def _by(actor: Actor, source: str) -> dict[str, str | None]:
             "rev_source": source}
 
 
-def _revision(table: str, uid: uuid.UUID | str, op: str, before: Any, after: Any,
+def _revision(table: str, uid: Id, op: str, before: Any, after: Any,
               ignored: Any = None) -> dict[str, Any]:
-    row = {"table_name": table, "record_id": str(uid), "op": op, "after": after}
+    row = {"table_name": table, "record_id": uid, "op": op, "after": after}
     if before is not None:
         row["before"] = before
     if ignored:
@@ -289,7 +290,7 @@ def _bulk_sql(dialect: Any, table: sa.Table, cols: tuple[str, ...], insert: bool
 def _delete(session: Session, registry: Registry, actor: Actor, tp: TablePlan,
             history: list[dict[str, Any]]) -> int:
     st, ids = tp.st, sorted(tp.deletes)
-    roots: dict[uuid.UUID, uuid.UUID | None] = {}
+    roots: dict[Id, uuid.UUID | None] = {}
     if st.scope_key:
         key = st.field_for(st.scope_key)
         for uid in ids:
@@ -297,11 +298,11 @@ def _delete(session: Session, registry: Registry, actor: Actor, tp: TablePlan,
             roots[uid] = uuid.UUID(val) if val else None
     groups = (registry.scope_group(session, [r for r in roots.values() if r])
               if registry.scope_group and roots else {})
-    rows = [{"table_name": st.name, "record_id": uid, "scope_id": roots.get(uid),
+    rows = [{"table_name": st.name, "record_id": uuid.UUID(uid), "scope_id": roots.get(uid),
              "scope_group_id": groups.get(roots[uid]) if roots.get(uid) else None,
              "user_id": actor.user_id, "device_id": actor.device_id} for uid in ids]
     session.execute(pg_insert(tombstones).on_conflict_do_nothing(), rows)
-    session.execute(sa.delete(st.table).where(st.table.c.id.in_(ids)))
+    session.execute(sa.delete(st.table).where(st.table.c.id == sa.any_(ids_param("ids", ids))))
     for uid in ids:
         history.append(_revision(st.name, uid, "delete", tp.existing[uid], None))
     return len(ids)

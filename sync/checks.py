@@ -3,7 +3,6 @@ new rows, relations, conflicts. Each drops what fails into the plan's rejections
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -16,7 +15,7 @@ from sync.registry import Actor, Registry
 from sync.store import as_int, quarantine, revisions, tombstones, xid
 
 if TYPE_CHECKING:
-    from sync.push import Plan, TablePlan
+    from sync.push import Id, Plan, TablePlan
 
 
 def load_existing(session: Session, registry: Registry, actor: Actor, plan: Plan) -> None:
@@ -49,9 +48,9 @@ def load_existing(session: Session, registry: Registry, actor: Actor, plan: Plan
     probes.append(sa.select(q.table_name, sa.cast(q.record_id, sa.Uuid), sa.literal("pending"))
                   .where(q.status == "pending", q.user_id == actor.user_id,
                          q.record_id == sa.any_(sa.cast(every, ARRAY(sa.Text())))))
-    hits: dict[str, dict[str, set[uuid.UUID]]] = {"row": {}, "dead": {}, "pending": {}}
+    hits: dict[str, dict[str, set[Id]]] = {"row": {}, "dead": {}, "pending": {}}
     for name, rid, kind in session.execute(sa.union_all(*probes)):
-        hits[kind].setdefault(name, set()).add(rid)
+        hits[kind].setdefault(name, set()).add(str(rid))
     plan.pending = {(name, uid) for name, ids in hits["pending"].items() for uid in ids}
     for st in registry.tables:  # registry order, ids sorted: one lock order for every push
         tp = plan.tables.get(st.name)
@@ -61,7 +60,7 @@ def load_existing(session: Session, registry: Registry, actor: Actor, plan: Plan
 
 
 def _load_table(session: Session, actor: Actor, tp: TablePlan, plan: Plan,
-                found: set[uuid.UUID], dead: set[uuid.UUID]) -> None:
+                found: set[Id], dead: set[Id]) -> None:
     st = tp.st
     # Lock in id order (tables in registry order): no two pushes wait on each other in a
     # cycle. Updates take FOR NO KEY UPDATE, which does not block the FOR KEY SHARE lock a
@@ -79,9 +78,9 @@ def _load_table(session: Session, actor: Actor, tp: TablePlan, plan: Plan,
     if gone:
         rows += session.execute(base.where(st.table.c.id == sa.any_(ids_param("ids", gone)))
                                 .with_for_update(of=st.table)).mappings().all()
-    hidden: set[uuid.UUID] = set()
+    hidden: set[Id] = set()
     for row in rows:
-        uid = uuid.UUID(str(row["id"]))
+        uid = str(row["id"])
         if not row["_ok"]:
             hidden.add(uid)
             continue
@@ -167,20 +166,20 @@ def _reference_pass(session: Session, registry: Registry, actor: Actor, plan: Pl
             fname = st.field_for(column)
             if fname is None:
                 continue
-            # Each distinct reference parsed once (a push's records share a few parents).
-            refs = {r: uuid.UUID(r) for r in {c.get(fname) for c in tp.upserts.values()} if r}
-            wanted = set(refs.values())
+            # Canonical ids (the schemas' UuidText), as the plan's keys are.
+            wanted = {c.get(fname) for c in tp.upserts.values()}
+            wanted.discard(None)
             ttp = plan.tables.get(target.name)
             going = ttp.deletes if ttp is not None else set()
             accepted = set(ttp.upserts) - going if ttp is not None else set()
             if not wanted - accepted:
                 continue  # all point at records accepted in this push (or none at all)
-            visible = (set(session.scalars(sa.select(target.table.c.id).where(
+            visible = ({str(i) for i in session.scalars(sa.select(target.table.c.id).where(
                 target.table.c.id == sa.any_(ids_param("ids", sorted(wanted - accepted))),
-                target.where_ref_scope(actor)))) | accepted) - going
+                target.where_ref_scope(actor)))} | accepted) - going
             for uid, clean in list(tp.upserts.items()):
                 ref = clean.get(fname)
-                if ref and refs[ref] not in visible:
+                if ref and ref not in visible:
                     plan.drop(tp, uid, {fname: [f"No {target.name} record {ref} that you "
                                                 "can access."]})
     return len(plan.rejected) - before
@@ -197,8 +196,9 @@ def _check_delete_references(session: Session, plan: Plan, tp: TablePlan) -> Non
             going = other.deletes if other is not None else set()
             pk = next(iter(table.primary_key.columns))
             rows = session.execute(sa.select(fk.parent, pk).where(
-                fk.parent.in_(tp.deletes))).all()
-            for parent_id, child_id in rows:
+                fk.parent == sa.any_(ids_param("ids", sorted(tp.deletes))))).all()
+            for parent, child in rows:
+                parent_id, child_id = str(parent), str(child)
                 if child_id not in going and parent_id in tp.deletes:
                     tp.deletes.discard(parent_id)
                     plan.reject(tp.st.name, parent_id, {"id": [
@@ -237,40 +237,42 @@ def conflicts(session: Session, actor: Actor, plan: Plan,
     return out
 
 
-def _only_mine(session: Session, tp: TablePlan, ids: list[uuid.UUID], actor: Actor,
-               cursor: int | None, last: dict[uuid.UUID, tuple[Any, int, Any]]
-               ) -> set[uuid.UUID]:
+def _only_mine(session: Session, tp: TablePlan, ids: list[Id], actor: Actor,
+               cursor: int | None, last: dict[Id, tuple[Any, int, Any]]) -> set[Id]:
     """Records whose every change since the cursor is this device's own (e.g. a retry after
     a lost answer): the device knows them, nothing to conflict with."""
     if actor.device_id is None:
         return set()
     query = (sa.select(revisions.c.record_id, sa.func.bool_and(
         sa.func.coalesce(revisions.c.device_id == actor.device_id, False)))
-        .where(revisions.c.table_name == tp.st.name, revisions.c.record_id.in_(ids))
+        .where(revisions.c.table_name == tp.st.name,
+               revisions.c.record_id == sa.any_(ids_param("ids", ids)))
         .group_by(revisions.c.record_id))
     if cursor is not None:
         query = query.where(revisions.c.change_xid >= xid(cursor))
-    return {rid for rid, all_mine in session.execute(query)
-            if all_mine and rid in last and last[rid][0] == actor.device_id
+    mine = {str(rid) for rid, all_mine in session.execute(query) if all_mine}
+    return {rid for rid in mine if rid in last and last[rid][0] == actor.device_id
             and last[rid][1] == tp.stamps[rid]}
 
 
-def _revision_at(session: Session, table: str, ids: list[uuid.UUID], newest: bool,
-                 since: int | None = None) -> dict[uuid.UUID, tuple[Any, int, Any]]:
+def _revision_at(session: Session, table: str, ids: list[Id], newest: bool,
+                 since: int | None = None) -> dict[Id, tuple[Any, int, Any]]:
     """The newest (or the first since `since`) revision per record: device, xid, before."""
     query = (sa.select(revisions.c.record_id, revisions.c.device_id,
                        as_int(revisions.c.change_xid), revisions.c.before)
-             .where(revisions.c.table_name == table, revisions.c.record_id.in_(ids))
+             .where(revisions.c.table_name == table,
+                    revisions.c.record_id == sa.any_(ids_param("ids", ids)))
              .order_by(revisions.c.record_id,
                        revisions.c.id.desc() if newest else revisions.c.id.asc())
              .ext(distinct_on(revisions.c.record_id)))
     if since is not None:
         query = query.where(revisions.c.change_xid >= xid(since))
-    return {rid: (dev, stamp, before) for rid, dev, stamp, before in session.execute(query)}
+    return {str(rid): (dev, stamp, before)
+            for rid, dev, stamp, before in session.execute(query)}
 
 
-def _bases(session: Session, tp: TablePlan, ids: list[uuid.UUID], cursor: int,
-           last: dict[uuid.UUID, tuple[Any, int, Any]]) -> dict[uuid.UUID, dict[str, Any]]:
+def _bases(session: Session, tp: TablePlan, ids: list[Id], cursor: int,
+           last: dict[Id, tuple[Any, int, Any]]) -> dict[Id, dict[str, Any]]:
     """The server's state of each record at the cursor, where the history proves it: the
     `before` of its first revision since the cursor, provided its newest revision is the
     row's current state (a write that left no revision makes the base unknown)."""
@@ -283,7 +285,7 @@ def _bases(session: Session, tp: TablePlan, ids: list[uuid.UUID], cursor: int,
     return out
 
 
-def _merges(tp: TablePlan, uid: uuid.UUID, base: dict[str, Any]) -> bool:
+def _merges(tp: TablePlan, uid: Id, base: dict[str, Any]) -> bool:
     """Whether the phone's edits and the server's changes since the cursor touch different
     columns (or agree): then the edits apply over the server's version."""
     codec, server, pushed = tp.st.codec, tp.existing[uid], tp.upserts[uid]

@@ -37,21 +37,26 @@ class SyncError(Exception):
         self.status, self.slug, self.detail, self.extra = status, slug, detail, extra
 
 
+# A record's id in a plan: its canonical text (lowercase 8-4-4-4-12), the only form a push
+# accepts, one to one with its UUID (and sorted alike); str keys hash and compare in C.
+Id = str
+
+
 @dataclass
 class TablePlan:
     """What one table's part of a push does."""
 
     st: SyncTable
-    records: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)  # known columns
-    edits: dict[uuid.UUID, set[str]] = field(default_factory=dict)  # _changed (else: all)
-    originals: dict[uuid.UUID, Any] = field(default_factory=dict)  # as sent
-    ignored: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)  # unknown columns
-    upserts: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)  # id -> clean raw
-    deletes: set[uuid.UUID] = field(default_factory=set)
-    existing: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)  # id -> server raw
-    stamps: dict[uuid.UUID, int] = field(default_factory=dict)
-    server_values: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
-    noop: set[uuid.UUID] = field(default_factory=set)
+    records: dict[Id, dict[str, Any]] = field(default_factory=dict)  # known columns
+    edits: dict[Id, set[str]] = field(default_factory=dict)  # _changed (else: all)
+    originals: dict[Id, Any] = field(default_factory=dict)  # as sent
+    ignored: dict[Id, dict[str, Any]] = field(default_factory=dict)  # unknown columns
+    upserts: dict[Id, dict[str, Any]] = field(default_factory=dict)  # id -> clean raw
+    deletes: set[Id] = field(default_factory=set)
+    existing: dict[Id, dict[str, Any]] = field(default_factory=dict)  # id -> server raw
+    stamps: dict[Id, int] = field(default_factory=dict)
+    server_values: dict[Id, dict[str, Any]] = field(default_factory=dict)
+    noop: set[Id] = field(default_factory=set)
 
 
 @dataclass
@@ -59,7 +64,7 @@ class Plan:
     tables: dict[str, TablePlan] = field(default_factory=dict)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     # (table, id) of records this user pushed before that wait in the quarantine.
-    pending: set[tuple[str, uuid.UUID]] = field(default_factory=set)
+    pending: set[tuple[str, Id]] = field(default_factory=set)
     # Every record came in a `created` list (no `updated`, no `deleted`).
     created_only: bool = True
 
@@ -67,7 +72,7 @@ class Plan:
         self.rejected.append({"table": table, "id": None if rid is None else str(rid),
                               "errors": errors, "raw": raw, "op": op})
 
-    def drop(self, tp: TablePlan, uid: uuid.UUID, errors: Any) -> None:
+    def drop(self, tp: TablePlan, uid: Id, errors: Any) -> None:
         """Reject a record that passed parsing (its raw as sent goes to the quarantine)."""
         for held in (tp.records, tp.upserts, tp.edits, tp.ignored):
             held.pop(uid, None)
@@ -250,11 +255,11 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
-def _canonical_uuid(value: Any) -> tuple[uuid.UUID | None, str | None]:
-    """The UUID of a canonical id, else (None, why). The server answers in canonical form:
-    an id sent otherwise would give the phone a twin."""
+def _canonical_uuid(value: Any) -> tuple[Id | None, str | None]:
+    """A canonical id as it is, else (None, why). The server answers in canonical form: an
+    id sent otherwise would give the phone a twin."""
     if isinstance(value, str) and CANONICAL_UUID.match(value):
-        return uuid.UUID(value), None
+        return str(value), None
     return None, ("Not a valid UUID." if _uuid(value) is None else CANONICAL)
 
 

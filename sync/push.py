@@ -21,7 +21,7 @@ from sync import checks
 from sync.apply import apply_plan, json_param, supersede_quarantined
 from sync.quarantine import quarantine_rejects
 from sync.registry import Actor, Registry, SyncTable
-from sync.store import horizon, idempotency
+from sync.store import horizon
 from sync.values import CANONICAL_UUID, problem, storable
 
 CANONICAL = "Send ids as lowercase canonical UUIDs (8-4-4-4-12 hex digits)."
@@ -188,10 +188,11 @@ def _touched_roots(plan: Plan) -> dict[str, set[uuid.UUID]]:
     return touched
 
 
-# Every push with an Idempotency-Key runs these: built once.
-_KEY_LOCK = sa.text("select pg_advisory_xact_lock(hashtextextended(:k, 7201))")
-_KEY_RESULT = sa.select(idempotency).where(idempotency.c.device_id == sa.bindparam("device"),
-                                           idempotency.c.key == sa.bindparam("key"))
+# Every push with an Idempotency-Key runs this: the key's advisory lock (concurrent retries
+# of one key wait for each other), then the answer kept for it, read after the lock (a
+# function's statements each take a new snapshot): one round trip (migration 0017).
+_KEY_CLAIM = sa.text("select request_hash, body from sync_idempotency_claim("
+                     ":k, cast(:device as uuid), cast(:key as text))")
 # A push's answer kept for its key, its body fed by :rows: a write of the push's statement
 # (sync/apply.py) when the answer is known before it, else a statement of its own.
 _KEY_ROW = ("insert into sync_idempotency (device_id, key, request_hash, status, body) values"
@@ -202,8 +203,8 @@ _KEY_KEEP = sa.text(_KEY_ROW)
 
 def _stored(session: Session, device_id: uuid.UUID, key: str) -> Any:
     # Serialise concurrent retries of one key: the second waits, then sees the stored result.
-    session.execute(_KEY_LOCK, {"k": f"{device_id}:{key}"})
-    return session.execute(_KEY_RESULT, {"device": device_id, "key": key}).first()
+    return session.execute(_KEY_CLAIM, {"k": f"{device_id}:{key}", "device": str(device_id),
+                                        "key": key}).first()
 
 
 def parse(registry: Registry, changes: Any, max_records: int, plain: bool = False) -> Plan:

@@ -4,9 +4,12 @@ never a 500 (item 8 of the hardening issue)."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import Counter
 from typing import Any
+
+from sqlalchemy import Engine, text
 
 from tests.sync.conftest import World, finding_raw, visit_raw
 
@@ -96,3 +99,32 @@ def test_new_records_pushed_twice_at_once_in_opposite_orders(world: World) -> No
         assert world.sql("select count(*) from findings where id = any(cast(:ids as uuid[]))",
                          ids=ids).scalar() == len(ids)
     assert statuses[500] == 0 and statuses[200] >= 6, statuses
+
+
+def test_a_key_claimed_while_its_lock_is_held_sees_the_answer_committed_meanwhile(
+        engine: Engine) -> None:
+    """sync_idempotency_claim (migration 0017): the second push of one Idempotency-Key waits
+    for the first's lock, then reads — with a snapshot taken after the wait — the answer
+    the first committed meanwhile (what keeps a retry from applying a push twice)."""
+    device, key = str(uuid.uuid4()), "retry-1"
+    claim = text("select request_hash, body from sync_idempotency_claim(:lk, cast(:d as uuid),"
+                 " :k)")
+    params = {"lk": f"{device}:{key}", "d": device, "k": key}
+    with engine.connect() as first, engine.connect() as second:
+        assert first.execute(claim, params).first() is None  # holds the key's lock now
+        seen: list[Any] = []
+        waiter = threading.Thread(target=lambda: seen.append(
+            second.execute(claim, params).first()))
+        waiter.start()
+        time.sleep(0.3)
+        assert waiter.is_alive() and not seen  # waits for the first push's lock
+        first.execute(text("insert into sync_idempotency (device_id, key, request_hash, status,"
+                           " body) values (cast(:d as uuid), :k, 'h1', 200,"
+                           " cast('{\"applied\": {}}' as jsonb))"), params)
+        first.commit()
+        waiter.join(10)
+        assert [tuple(r) for r in seen] == [("h1", {"applied": {}})]
+        second.rollback()
+        first.execute(text("delete from sync_idempotency where device_id = cast(:d as uuid)"),
+                      params)
+        first.commit()

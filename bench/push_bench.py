@@ -1,6 +1,7 @@
-"""Push benchmark: 20 pushes of 500 records and 2 of 5,000 through a real server (gunicorn, one
+"""Push benchmark: 40 pushes of 500 records and 2 of 5,000 through a real server (gunicorn, one
 worker, two threads), against raw COPY of the same rows into the same tables, measured in
-the same run and interleaved with the pushes (a busy machine slows both alike). Reports the
+the same run and interleaved with the pushes in 8 rounds of 5 each (a busy machine slows
+both alike; a slow moment weighs on one round of each, not on one side). Reports the
 worker's peak RSS after the 5,000-record pushes. A push's visits have their indicators
 recomputed after its commit by the server's background refresher: each COPY round waits until
 it is done (never overlapping), and that work is reported on its own line, timed alone.
@@ -33,7 +34,7 @@ from bench.serving import settled, start_server  # noqa: E402
 from bench.sync_bench import batch_raw, copy_batches, device_token, setup  # noqa: E402
 from monitor_api.migrate import upgrade  # noqa: E402
 
-SMALL, SMALL_PUSHES, LARGE, LARGE_PUSHES, ROUNDS = 500, 20, 5_000, 2, 2
+SMALL, SMALL_PUSHES, LARGE, LARGE_PUSHES, ROUNDS = 500, 40, 5_000, 2, 8
 
 
 def worker_kb(master: int, key: str) -> int:

@@ -33,11 +33,13 @@ def test_the_iterative_parser_agrees_with_json_loads(doc: Any, limit: int, prett
     assert _Parser(text, limit).document() == cap_depth(json.loads(text), limit)
 
 
-@given(documents, st.booleans())
-def test_loads_reads_what_json_loads_reads(doc: Any, ascii_only: bool) -> None:
+@given(documents, st.booleans(), st.sampled_from([(", ", ": "), (",", ":"), ("\n,\t", "\r:")]))
+def test_loads_reads_what_json_loads_reads(doc: Any, ascii_only: bool,
+                                           separators: tuple[str, str]) -> None:
     """orjson parses first: same values, same types (1 is not 1.0), same order, for any
-    document, as text or as UTF-8 bytes."""
-    text = json.dumps(doc, ensure_ascii=ascii_only)
+    document, as text or as UTF-8 bytes, however compact (integers of any size follow
+    every character a number may follow)."""
+    text = json.dumps(doc, ensure_ascii=ascii_only, separators=separators)
     expected = json.dumps(json.loads(text))
     assert json.dumps(jsonsafe.loads(text)) == expected
     assert json.dumps(jsonsafe.loads(text.encode("utf-8", "surrogatepass"))) == expected
@@ -147,6 +149,10 @@ def test_a_plain_document_holds_no_value_a_push_must_refuse(doc: Any, ascii_only
     (b'{"a": "caf\xc3\xa9 \\u00e9 \\ud83d\\ude00", "b": [1, 2.5, -1e308, true, null]}', True),
     (b'{"a": "x\\u0000"}', False), (b'{"a": "\\\\u0000"}', False), (b'{"a": NaN}', False),
     (b'{"a": 1e400}', False), (b'{"a": "\\ud83d"}', False), (b'{"a": 1000000000000000000}', False),
-    (b'{"a": 999999999999999999}', True), (b'\xef\xbb\xbf{"a": 1}', False)])
+    (b'{"a": 999999999999999999}', True), (b'\xef\xbb\xbf{"a": 1}', False),
+    (b'{"sha256": "ab1234567890123456789012345cd", "n": "1234567890123456789012"}', True),
+    (b'[-12345678901234567890]', False), (b'{"a":12345678901234567890}', False),
+    (b'[1,12345678901234567890]', False), (b'\t12345678901234567890', False),
+    (b'12345678901234567890', False), (b'["x 1234567890123456789012"]', False)])
 def test_loads_plain_examples(data: bytes, plain: bool) -> None:
     assert jsonsafe.loads_plain(data)[1] is plain

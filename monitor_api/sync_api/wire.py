@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import gzip
-import zlib
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 from flask import Request, Response
+from isal import isal_zlib
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from monitor_api import jsonsafe
@@ -58,11 +58,12 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
-    """Decompress at most limit+1 bytes: a gzip bomb stops here, never in memory."""
-    inflater = zlib.decompressobj(wbits=31)
+    """Decompress at most limit+1 bytes: a gzip bomb stops here, never in memory. ISA-L's
+    inflate (zlib's interface) takes half zlib's time: a push body is ~400 kB of JSON."""
+    inflater = isal_zlib.decompressobj(wbits=31)
     try:
         out = inflater.decompress(data, limit + 1)
-    except zlib.error as exc:
+    except isal_zlib.error as exc:
         raise ApiError("The body is not valid gzip.", status=400) from exc
     if len(out) > limit or inflater.unconsumed_tail:
         raise PayloadTooLarge(f"The decompressed body exceeds the limit of {limit} bytes.",

@@ -167,8 +167,7 @@ def _reference_pass(session: Session, registry: Registry, actor: Actor, plan: Pl
             if fname is None:
                 continue
             # Canonical ids (the schemas' UuidText), as the plan's keys are.
-            wanted = {c.get(fname) for c in tp.upserts.values()}
-            wanted.discard(None)
+            wanted = {r for r in {c.get(fname) for c in tp.upserts.values()} if r}
             ttp = plan.tables.get(target.name)
             going = ttp.deletes if ttp is not None else set()
             accepted = set(ttp.upserts) - going if ttp is not None else set()

@@ -16,6 +16,8 @@ from typing import Any, Final
 
 import orjson
 
+from sync.values import JSON_SCALARS, long_integer
+
 MAX_DEPTH: Final = 64
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -38,23 +40,6 @@ def is_too_deep(value: Any) -> bool:
     return isinstance(value, _TooDeep)
 
 
-# Bytes as "1" where a digit is, "2" where a number may start after (JSON whitespace, "[",
-# ",", ":", and "-"), "0" elsewhere: an integer of 19 digits or more is a number orjson
-# might not keep exact (it reads one past 64 bits as a float; json.loads keeps it whole).
-# Digits inside text (a sha256 in hex) follow a letter or a quote: they are passed over.
-_DIGIT_MAP = bytes(49 if 48 <= b <= 57 else 50 if b in b" \t\n\r[,:-" else 48
-                   for b in range(256))
-_LONG_DIGITS = b"1" * 19
-_LONG_NUMBER = b"2" + _LONG_DIGITS
-
-
-def _long_number(raw: bytes) -> bool:
-    """Whether `raw` may hold an integer of 19 digits or more (outside text, where numbers
-    are; a run of digits after a space inside text counts too: safe, only slower)."""
-    marks = raw.translate(_DIGIT_MAP)
-    return _LONG_NUMBER in marks or marks.startswith(_LONG_DIGITS)
-
-
 def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     """Parse JSON like json.loads; values nested deeper than max_depth become TOO_DEEP.
 
@@ -71,7 +56,7 @@ def loads_plain(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> tuple[Any, 
     True only when orjson read it (it refuses all but the NUL, escaped as \\u0000, which
     is looked for in the bytes); False says nothing either way."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    if not _long_number(raw):
+    if not long_integer(raw):
         try:
             return cap_depth(orjson.loads(raw), max_depth), b"\\u0000" not in raw
         except orjson.JSONDecodeError:
@@ -85,7 +70,6 @@ def loads_plain(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> tuple[Any, 
     return cap_depth(doc, max_depth), False
 
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def cap_depth(doc: Any, max_depth: int = MAX_DEPTH) -> Any:
@@ -100,7 +84,7 @@ def cap_depth(doc: Any, max_depth: int = MAX_DEPTH) -> Any:
         values = node if isinstance(node, list) else node.values()
         # A sync push is thousands of flat records: a node holding only plain scalars is
         # passed over by one C-level scan of its values' types.
-        if _SCALARS.issuperset(map(type, values)):
+        if JSON_SCALARS.issuperset(map(type, values)):
             continue
         kids = [c for c in values if isinstance(c, (list, dict)) and c.__class__ is not _TooDeep]
         if not kids:

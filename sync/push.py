@@ -22,10 +22,9 @@ from sync.apply import apply_plan, json_param, supersede_quarantined
 from sync.quarantine import quarantine_rejects
 from sync.registry import Actor, Registry, SyncTable
 from sync.store import horizon
-from sync.values import CANONICAL_UUID, problem, storable
+from sync.values import CANONICAL_UUID, JSON_SCALARS, problem, storable
 
 CANONICAL = "Send ids as lowercase canonical UUIDs (8-4-4-4-12 hex digits)."
-_FLAT = frozenset({str, int, float, bool, type(None)})  # a raw record's values' types
 KINDS = ("created", "updated", "deleted")
 
 
@@ -279,7 +278,7 @@ def _parse_record(plan: Plan, tp: TablePlan, rec: Any, plain: bool) -> None:
     unknown = (None if rec.keys() <= st.expected else
                {k: v for k, v in rec.items() if k not in st.expected})
     # Plain values can only be refused for nesting: one C-level scan of their types.
-    errors = None if plain and _FLAT.issuperset(map(type, known.values())) else {
+    errors = None if plain and JSON_SCALARS.issuperset(map(type, known.values())) else {
         k: [why] for k, v in known.items() if (why := problem(v))}
     if errors:
         plan.reject(st.name, rid, errors, rec, "upsert")

@@ -22,6 +22,25 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # A UUID in its canonical form (lowercase, 8-4-4-4-12): the only form ids are accepted in, as
 # the server answers in it (an id sent otherwise would give the phone a twin).
 CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+# The types JSON parsers make of scalars (a flat raw record's values).
+JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+# Bytes as "1" where a digit is, "2" where a number may start after (JSON whitespace, "[",
+# ",", ":", and "-"), "0" elsewhere: an integer of 19 digits or more is a number orjson
+# might not read as json.loads does (past 64 bits it reads a float; json.loads keeps it
+# whole). Digits inside text (a sha256 in hex) follow a letter or a quote: passed over.
+_DIGIT_MAP = bytes(49 if 48 <= b <= 57 else 50 if b in b" \t\n\r[,:-" else 48
+                   for b in range(256))
+_LONG_DIGITS = b"1" * 19
+_LONG_NUMBER = b"2" + _LONG_DIGITS
+
+
+def long_integer(raw: bytes) -> bool:
+    """Whether the JSON `raw` may hold an integer of 19 digits or more (where numbers are;
+    a run of digits after a space inside text counts too: safe, only slower): orjson may
+    read it otherwise than json.loads, which must then decide."""
+    marks = raw.translate(_DIGIT_MAP)
+    return _LONG_NUMBER in marks or marks.startswith(_LONG_DIGITS)
 
 
 def problem(value: Any) -> str | None:
@@ -55,9 +74,9 @@ def parse_json_text(text: str) -> tuple[Any, str | None]:
 
     orjson reads it first (a push carries hundreds of such texts): it refuses NaN,
     Infinity, lone surrogates and numbers out of range itself; a text it refuses, or might
-    read otherwise (an escaped NUL, a run of 19 digits), goes to the stdlib parser, which
+    read otherwise (an escaped NUL, an integer of 19 digits), goes to the stdlib parser, which
     decides and says why. The value is only checked, never stored: the text is kept."""
-    if "\\u0000" not in text and not _LONG_DIGITS.search(text):
+    if "\\u0000" not in text and not long_integer(text.encode("utf-8", "surrogatepass")):
         try:
             value = orjson.loads(text)
         except orjson.JSONDecodeError:
@@ -69,8 +88,6 @@ def parse_json_text(text: str) -> tuple[Any, str | None]:
             return (None, why) if why else (value, None)
     return _parse_json_text(text)
 
-
-_LONG_DIGITS = re.compile(r"\d{19}")
 
 
 def _parse_json_text(text: str) -> tuple[Any, str | None]:
